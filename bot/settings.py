@@ -1,0 +1,113 @@
+"""Settings: read once at start from ``GONGKAI_*`` variables and an optional TOML file.
+
+Precedence (highest first): explicit arguments, environment, the TOML file named by
+``GONGKAI_CONFIG``, then the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one Gongkai process."""
+
+    model_config = SettingsConfigDict(env_prefix="GONGKAI_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
+    database_url: str = ""  # empty: SQLite file inside data_dir
+
+    # Dispatcher and retry policy.
+    worker_id: str = ""  # empty: hostname:pid
+    dispatch_interval_seconds: float = Field(default=1.0, gt=0)
+    dispatch_batch: int = Field(default=20, ge=1, le=500)
+    dispatch_concurrency: int = Field(default=4, ge=1, le=64)
+    lease_seconds: float = Field(default=120.0, ge=1)
+    reap_interval_seconds: float = Field(default=15.0, gt=0)
+    sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=5.0, gt=0)
+    backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    configuration_pause_seconds: float = Field(default=900.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+    # Content limits checked when an item is queued.
+    max_title_chars: int = 200
+    max_body_bytes: int = 500_000
+
+    # Website channel: the built-in static site, or an external CMS when cms_url is set.
+    site_base_url: str = "http://127.0.0.1:8000/site"
+    cms_url: str = ""
+    cms_secret: SecretStr = SecretStr("")
+    cms_timeout_seconds: float = Field(default=10.0, gt=0)
+    cms_idempotent: bool = True  # the CMS honours Idempotency-Key, so a repeat is safe
+
+    # Notice board.
+    posting_period_days: int = Field(default=30, ge=1, le=3650)
+    printer_command: str = ""  # e.g. "lp -d township-hp"; empty: print queue only
+    pdf_font_path: Path = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
+
+    # WeChat (the channel itself comes with the WeChat issue; the address is set now).
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise ValueError("database_url must start with sqlite://, postgres:// or postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("GONGKAI_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url.replace("postgresql://", "postgres://", 1)
+        return f"sqlite://{self.data_dir / 'gongkai.sqlite3'}"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.effective_database_url.startswith("postgres://")
+
+    @property
+    def site_dir(self) -> Path:
+        return self.data_dir / "site"
+
+    @property
+    def print_queue_dir(self) -> Path:
+        return self.data_dir / "printqueue"
+
+    def effective_worker_id(self) -> str:
+        return self.worker_id or f"{os.uname().nodename}:{os.getpid()}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.site_dir, self.print_queue_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once; the composition root passes them on from there."""
+    return Settings(**overrides)

@@ -1,0 +1,122 @@
+"""The channel contract: every channel is one class with these methods and attributes.
+
+A delivery goes through three kinds of work:
+
+- ``prepare(pub)`` renders and uploads whatever the commit needs. It is always safe to
+  repeat and returns a JSON-able dict that the dispatcher stores on the delivery.
+- ``commit(pub, prepared)`` makes the item public (or hands it to the channel's queue).
+  It carries ``pub.idempotency_key``, derived from the delivery, so a channel that can
+  detect a repeat does so. ``commit_repeatable`` says whether a commit whose outcome is
+  unknown (a crash, an expired lease) may simply be tried again; when it is ``False`` such
+  a delivery goes to ``uncertain`` and a person decides.
+- ``poll(pub)`` asks the platform, read-only, whether an accepted delivery is now
+  confirmed. Channels that are confirmed by people (the notice board) return ``None``.
+
+``withdraw(pub)`` undoes a publication as far as the channel can and reports what it
+could not undo. ``check()`` is the "test connection" button.
+
+Failures are never returned as values. Each method raises one of:
+
+- ``TemporaryError``: try again later (``retry_after`` seconds, if the platform said so);
+- ``PermanentError``: stop and show the reason to staff;
+- ``ConfigurationError``: the channel is misconfigured for this organization (a wrong
+  secret, no permission); the delivery pauses until staff fix the settings.
+
+Adapters translate their library's exceptions into these in one place, with ``from exc``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+
+class ChannelError(Exception):
+    """Base of channel failures; ``code`` is the platform's own error code, if any."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class TemporaryError(ChannelError):
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentError(ChannelError):
+    pass
+
+
+class ConfigurationError(ChannelError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Publishable:
+    """What a channel gets to know about one delivery of one item revision."""
+
+    delivery_id: int
+    idempotency_key: str
+    org_code: str
+    org_name: str
+    item_id: int
+    lineage_id: int
+    revision: int
+    index_no: str
+    title: str
+    body_md: str
+    body_html: str
+    summary: str
+    category: str
+    doc_number: str
+    normative: bool
+    formed_on: dt.date | None
+    publish_date: dt.date  # Asia/Shanghai
+    prepared: Mapping[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A successful commit; ``needs_confirmation`` keeps the delivery ``accepted``."""
+
+    external_id: str | None = None
+    url: str | None = None
+    needs_confirmation: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """What a withdraw achieved, in words staff can read."""
+
+    undone: list[str] = field(default_factory=list)
+    not_undone: list[str] = field(default_factory=list)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    name: ClassVar[str]
+    commit_repeatable: bool
+
+    async def prepare(self, pub: Publishable) -> dict[str, Any]: ...
+
+    async def commit(self, pub: Publishable, prepared: Mapping[str, Any]) -> Committed: ...
+
+    async def poll(self, pub: Publishable) -> Committed | None: ...
+
+    async def withdraw(self, pub: Publishable) -> Withdrawal: ...
+
+    async def check(self) -> str: ...
+
+    async def aclose(self) -> None: ...
+
+
+CHANNEL_NAMES = ("website", "noticeboard", "wechat")

@@ -1,0 +1,82 @@
+"""Opening, migrating and closing the database, and the few raw-SQL helpers we need."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.migrations.api import migrate
+
+MODELS_MODULE = "storage.models"
+MIGRATIONS_MODULE = "storage.migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached; callers answer 503 and write nothing."""
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The Tortoise config dict for ``url`` (``sqlite://PATH`` or ``postgres://...``)."""
+    if url.startswith("sqlite://") and "busy_timeout" not in url:
+        # Several processes (web, workers) share one SQLite file: wait, don't fail, on a lock.
+        url += ("&" if "?" in url else "?") + f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": [MODELS_MODULE],
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+async def open_database(url: str, *, apply_migrations: bool = True) -> None:
+    """Connect, and bring the schema up to date first unless told not to."""
+    config = tortoise_config(url)
+    if apply_migrations:
+        await migrate(config=config)
+    # One database per process; request tasks are not children of the lifespan task,
+    # so they need the global fallback to see the ORM context.
+    await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def close_database() -> None:
+    await Tortoise.close_connections()
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def is_postgres(conn: BaseDBAsyncClient | None = None) -> bool:
+    conn = conn or connection()
+    return conn.capabilities.dialect == "postgres"
+
+
+def _placeholders(sql: str, postgres: bool) -> str:
+    if not postgres:
+        return sql
+    counter = iter(range(1, 10_000))
+    return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+
+
+def _param(value: object, postgres: bool) -> object:
+    if not postgres and isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()  # how Tortoise stores dates in SQLite
+    return value
+
+
+async def fetch_all(sql: str, *params: object) -> list[dict[str, Any]]:
+    """Run a read query written with ``?`` placeholders on either dialect."""
+    conn = connection()
+    postgres = is_postgres(conn)
+    values = [_param(p, postgres) for p in params]
+    return await conn.execute_query_dict(_placeholders(sql, postgres), values)
