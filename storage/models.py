@@ -82,7 +82,7 @@ class Item(Model):
     formed_on = fields.DateField(null=True)  # 成文日期
     publish_at = fields.DatetimeField()
     channels: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
-    status = fields.CharField(max_length=16, default="queued", db_index=True)
+    status = fields.CharField(max_length=16, default="active", db_index=True)
     author = fields.CharField(max_length=100, default="")
     imported = fields.BooleanField(default=False)  # 补录: published before Gongkai
     created_at = fields.DatetimeField(auto_now_add=True)

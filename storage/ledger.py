@@ -1,0 +1,105 @@
+"""The publication ledger's clock and its queries.
+
+A year is a year of Asia/Shanghai dates: an item published at 23:30 on 31 December
+Beijing time (15:30 UTC) belongs to that year. Counts are always computed from ledger
+rows, never kept in counters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo
+
+from storage.db import fetch_all
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+WEBSITE, WECHAT = "website", "wechat"
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The Asia/Shanghai calendar date of an aware moment."""
+    if moment.tzinfo is None:
+        raise ValueError("local_date needs an aware datetime")
+    return moment.astimezone(BUSINESS_TZ).date()
+
+
+def local_today(now: dt.datetime | None = None) -> dt.date:
+    return local_date(now or dt.datetime.now(dt.UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelTally:
+    """One organization's year: items published, and items per channel bucket.
+
+    An item counts once in ``total`` however many channels carried it
+    (不同渠道和方式公开相同信息计1条), and once in each channel that carried it.
+    """
+
+    total: int
+    normative: int
+    website: int
+    wechat: int
+    other: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+_TALLY_SQL = """
+SELECT COUNT(DISTINCT lineage_id) AS total,
+       COUNT(DISTINCT CASE WHEN normative THEN lineage_id END) AS normative,
+       COUNT(DISTINCT CASE WHEN channel = ? THEN lineage_id END) AS website,
+       COUNT(DISTINCT CASE WHEN channel = ? THEN lineage_id END) AS wechat,
+       COUNT(DISTINCT CASE WHEN channel NOT IN (?, ?) THEN lineage_id END) AS other
+FROM publication
+WHERE organization_id = ? AND local_date >= ? AND local_date < ?
+"""
+
+
+async def channel_tally(organization_id: int, year: int) -> ChannelTally:
+    """Count the organization's published items in ``year`` from the ledger."""
+    rows = await fetch_all(
+        _TALLY_SQL, WEBSITE, WECHAT, WEBSITE, WECHAT, organization_id,
+        dt.date(year, 1, 1), dt.date(year + 1, 1, 1),
+    )
+    row = rows[0]
+    return ChannelTally(**{key: int(row[key] or 0) for key in ChannelTally.__slots__})
+
+
+_ISSUED_SQL = """
+SELECT COUNT(DISTINCT COALESCE(lineage_id, id)) AS issued
+FROM item
+WHERE organization_id = ? AND normative AND status NOT IN ('cancelled')
+  AND formed_on >= ? AND formed_on < ?
+"""
+
+
+async def normative_issued(organization_id: int, year: int) -> int:
+    """规范性文件 formed (成文) in ``year``: 制发规范性文件, whether or not yet published."""
+    rows = await fetch_all(
+        _ISSUED_SQL, organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    )
+    return int(rows[0]["issued"] or 0)
+
+
+async def items_counted(
+    organization_id: int, year: int, *, channel_bucket: str | None = None,
+    normative_only: bool = False,
+) -> list[int]:
+    """The lineage ids behind one tally number, so each number can link to its items."""
+    sql = (
+        "SELECT DISTINCT lineage_id FROM publication WHERE organization_id = ? "
+        "AND local_date >= ? AND local_date < ?"
+    )
+    params: list[object] = [organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)]
+    if normative_only:
+        sql += " AND normative"
+    if channel_bucket == "other":
+        sql += " AND channel NOT IN (?, ?)"
+        params += [WEBSITE, WECHAT]
+    elif channel_bucket:
+        sql += " AND channel = ?"
+        params.append(channel_bucket)
+    rows = await fetch_all(sql + " ORDER BY lineage_id", *params)
+    return [int(row["lineage_id"]) for row in rows]
