@@ -253,6 +253,18 @@ async def expired_leases(now: dt.datetime) -> list[Delivery]:
     return await Delivery.filter(state=State.SENDING, lease_expires_at__lt=now)
 
 
+async def count_overdue(now: dt.datetime, *, grace_seconds: float) -> int:
+    """Gauge: deliveries due for longer than ``grace_seconds`` that nobody claimed."""
+    cutoff = now - dt.timedelta(seconds=grace_seconds)
+    return await Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lt=cutoff).count()
+
+
+async def count_unconfirmed(now: dt.datetime, *, grace_seconds: float) -> int:
+    """Gauge: deliveries accepted longer than ``grace_seconds`` ago and not yet confirmed."""
+    cutoff = now - dt.timedelta(seconds=grace_seconds)
+    return await Delivery.filter(state=State.ACCEPTED, updated_at__lt=cutoff).count()
+
+
 async def release(delivery: Delivery, target: State, *, now: dt.datetime, reason: str) -> None:
     """Take back an expired or abandoned lease: to ``pending`` or, if unsafe, ``uncertain``."""
     await _change(

@@ -1,0 +1,81 @@
+"""The composition root: builds settings, database, channels, dispatcher and scheduler once.
+
+Everything that needs closing is registered on one ``AsyncExitStack``; nothing lives in
+module-level globals. The web app and the CLI both start from ``Runtime.open``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.delivery import RetryPolicy
+from bot.dispatcher import Dispatcher
+from bot.scheduler import build_scheduler
+from bot.settings import Settings
+from channels.base import Channel
+from channels.registry import build_channels
+from storage.db import close_database, open_database
+
+log = logging.getLogger("gongkai")
+
+
+@dataclass
+class Runtime:
+    """What one process runs: its settings, channels and (if it works) its dispatcher."""
+
+    settings: Settings
+    channels: dict[str, Channel]
+    dispatcher: Dispatcher
+    scheduler: AsyncIOScheduler | None = None
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base_seconds=settings.backoff_base_seconds,
+        cap_seconds=settings.backoff_cap_seconds,
+        configuration_pause_seconds=settings.configuration_pause_seconds,
+    )
+
+
+def build_dispatcher(settings: Settings, channels: dict[str, Channel]) -> Dispatcher:
+    return Dispatcher(
+        channels,
+        worker=settings.effective_worker_id(),
+        policy=retry_policy(settings),
+        lease_seconds=settings.lease_seconds,
+        batch=settings.dispatch_batch,
+        concurrency=settings.dispatch_concurrency,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator[Runtime]:
+    """Open the database and channels; with ``run_worker`` also start the scheduler."""
+    settings.ensure_dirs()
+    async with contextlib.AsyncExitStack() as stack:
+        await open_database(settings.effective_database_url)
+        stack.push_async_callback(close_database)
+        channels = build_channels(settings)
+        for channel in channels.values():
+            stack.push_async_callback(channel.aclose)
+        runtime = Runtime(settings, channels, build_dispatcher(settings, channels))
+        if run_worker:
+            runtime.scheduler = build_scheduler(runtime.dispatcher, settings)
+            runtime.scheduler.start()
+            stack.push_async_callback(_stop_worker, runtime)
+            log.info("worker %s started", runtime.dispatcher.worker)
+        yield runtime
+
+
+async def _stop_worker(runtime: Runtime) -> None:
+    assert runtime.scheduler is not None
+    runtime.scheduler.shutdown(wait=False)
+    await runtime.dispatcher.drain(grace_seconds=runtime.settings.shutdown_grace_seconds)
+    log.info("worker %s stopped", runtime.dispatcher.worker)

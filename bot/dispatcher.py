@@ -1,0 +1,289 @@
+"""The dispatcher: claims due deliveries, runs their channel steps, records each outcome.
+
+It holds no state that matters: the database says what is due, what is held and by whom.
+A worker that dies leaves leases that ``reap`` takes back later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
+from channels.base import (
+    Channel,
+    ChannelError,
+    Committed,
+    ConfigurationError,
+    PermanentError,
+    Publishable,
+    TemporaryError,
+)
+from storage import outbox
+from storage.items import ItemStatus
+from storage.ledger import local_date
+from storage.models import Delivery
+
+log = logging.getLogger("gongkai.dispatcher")
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def publishable(delivery: Delivery) -> Publishable:
+    """The channel's view of a delivery (its item and organization must be fetched)."""
+    item = delivery.item
+    org = item.organization
+    return Publishable(
+        delivery_id=delivery.id,
+        idempotency_key=delivery.idempotency_key,
+        org_code=org.code,
+        org_name=org.name,
+        item_id=item.id,
+        lineage_id=item.lineage_id or item.id,
+        revision=item.revision,
+        index_no=item.index_no,
+        title=item.title,
+        body_md=item.body_md,
+        body_html=item.body_html,
+        summary=item.summary,
+        category=item.category,
+        doc_number=item.doc_number,
+        normative=item.normative,
+        formed_on=item.formed_on,
+        publish_date=local_date(item.publish_at),
+        prepared=dict(delivery.prepared or {}),
+        external_id=delivery.external_id,
+        url=delivery.url,
+    )
+
+
+def _outcome_of(error: ChannelError) -> Outcome:
+    if isinstance(error, PermanentError):
+        return Outcome.PERMANENT
+    if isinstance(error, ConfigurationError):
+        return Outcome.CONFIGURATION
+    return Outcome.TEMPORARY
+
+
+class Dispatcher:
+    """Runs deliveries through their channels, at most ``concurrency`` at a time."""
+
+    def __init__(
+        self,
+        channels: Mapping[str, Channel],
+        *,
+        worker: str,
+        policy: RetryPolicy,
+        lease_seconds: float,
+        batch: int,
+        concurrency: int,
+        clock: Clock = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.channels = channels
+        self.worker = worker
+        self.policy = policy
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.concurrency = concurrency
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def tick(self) -> int:
+        """Claim what is due (up to the free slots) and start it; returns how many started."""
+        free = min(self.batch, self.concurrency - len(self._in_flight))
+        if self._stopping or free <= 0:
+            return 0
+        claim = await outbox.claim(
+            worker=self.worker, now=self.clock(), lease_seconds=self.lease_seconds, limit=free
+        )
+        for delivery_id in claim.delivery_ids:
+            task = asyncio.create_task(self._guarded_run(delivery_id, claim.token))
+            self._in_flight[delivery_id] = task
+            task.add_done_callback(lambda _t, d=delivery_id: self._in_flight.pop(d, None))
+        return len(claim.delivery_ids)
+
+    async def run_until_idle(self, *, timeout: float = 60.0) -> None:
+        """Tick until nothing is due or in flight (for the CLI, tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            started = await self.tick()
+            if self._in_flight:
+                await asyncio.wait(list(self._in_flight.values()),
+                                   return_when=asyncio.FIRST_COMPLETED)
+            elif not started:
+                return
+        raise TimeoutError("deliveries still due after the timeout")
+
+    async def _guarded_run(self, delivery_id: int, token: str) -> None:
+        try:
+            await self.run_one(delivery_id, token)
+        except outbox.TransitionRefused as exc:
+            log.warning("lease lost, outcome not recorded by this worker: %s", exc)
+        except asyncio.CancelledError:
+            await self._release_on_shutdown(delivery_id, token)
+            raise
+        except Exception:
+            log.exception("delivery %s: unexpected error in the dispatcher", delivery_id)
+
+    async def run_one(self, delivery_id: int, token: str) -> None:
+        """Prepare (if not yet done) and commit one claimed delivery, then record it."""
+        delivery = await Delivery.get(id=delivery_id).prefetch_related("item__organization")
+        channel = self.channels.get(delivery.channel)
+        if channel is None:
+            error = ConfigurationError(f"channel {delivery.channel} is not configured")
+            await self._record_failure(delivery, token, Step(delivery.step), error, 0.0)
+            return
+        if delivery.item.status != ItemStatus.ACTIVE:
+            await outbox.cancel_held(delivery, lease_token=token, reason="item was cancelled")
+            return
+        step = Step(delivery.step)
+        started = time.monotonic()
+        try:
+            if step is Step.PREPARE:
+                prepared = await channel.prepare(publishable(delivery))
+                await self._log(delivery, step, "ok", started)
+                await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
+                delivery.prepared, step, started = prepared, Step.COMMIT, time.monotonic()
+            result = await channel.commit(publishable(delivery), delivery.prepared)
+        except ChannelError as error:
+            await self._record_failure(delivery, token, step, error, started)
+            return
+        await self._record_commit(delivery, token, result, started)
+
+    async def _record_commit(
+        self, delivery: Delivery, token: str, result: Committed, started: float
+    ) -> None:
+        outcome = Outcome.ACCEPTED if result.needs_confirmation else Outcome.COMMITTED
+        await self._log(delivery, Step.COMMIT, outcome, started)
+        decision = self._decide(outcome, delivery)
+        await outbox.apply_decision(
+            delivery, decision, lease_token=token, now=self.clock(),
+            external_id=result.external_id, url=result.url,
+        )
+
+    async def _record_failure(
+        self, delivery: Delivery, token: str, step: Step, error: ChannelError, started: float
+    ) -> None:
+        outcome = _outcome_of(error)
+        retry_after = error.retry_after if isinstance(error, TemporaryError) else None
+        decision = self._decide(outcome, delivery, retry_after=retry_after)
+        await self._log(delivery, step, outcome, started, error=error)
+        reason = error.message if decision.reason is None else f"{error.message} ({decision.reason})"
+        await outbox.apply_decision(
+            delivery, decision, lease_token=token, now=self.clock(),
+            error=reason, error_code=error.code,
+        )
+
+    def _decide(
+        self, outcome: Outcome, delivery: Delivery, *, retry_after: float | None = None,
+        step_repeatable: bool = True,
+    ) -> Decision:
+        return decide(outcome, attempts=delivery.attempts, policy=self.policy, rng=self.rng,
+                      retry_after=retry_after, step_repeatable=step_repeatable)
+
+    async def _log(
+        self, delivery: Delivery, step: Step, outcome: str, started: float,
+        *, error: ChannelError | None = None,
+    ) -> None:
+        await outbox.log_attempt(
+            delivery, step=step, outcome=outcome, worker=self.worker,
+            started_at=self.clock(), duration_ms=int((time.monotonic() - started) * 1000),
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+        )
+
+    def _repeatable(self, delivery: Delivery) -> bool:
+        if delivery.step == Step.PREPARE:
+            return True
+        channel = self.channels.get(delivery.channel)
+        return bool(channel and channel.commit_repeatable)
+
+    async def reap(self) -> int:
+        """Take back expired leases: repeatable steps go back to pending, others to uncertain."""
+        now = self.clock()
+        count = 0
+        for delivery in await outbox.expired_leases(now):
+            if delivery.id in self._in_flight:
+                continue  # still ours and still running; it will record its own outcome
+            decision = self._decide(Outcome.LEASE_EXPIRED, delivery,
+                                    step_repeatable=self._repeatable(delivery))
+            with contextlib.suppress(outbox.TransitionRefused):
+                await outbox.release(delivery, decision.state, now=now,
+                                     reason=f"worker lease expired ({decision.reason})")
+                count += 1
+        return count
+
+    async def sweep(self) -> int:
+        """Catch up after a restart or a stall: reap, then claim whatever is overdue."""
+        reaped = await self.reap()
+        overdue = await outbox.count_overdue(self.clock(), grace_seconds=self.lease_seconds)
+        if overdue:
+            log.warning("%d deliveries are due but unclaimed; claiming now", overdue)
+        return reaped + await self.tick()
+
+    async def poll_confirmations(self, *, limit: int = 50) -> int:
+        """Ask polling channels about accepted deliveries; returns how many got confirmed."""
+        polling = [name for name, ch in self.channels.items() if _polls(ch)]
+        accepted = await Delivery.filter(state=State.ACCEPTED, channel__in=polling).limit(
+            limit
+        ).prefetch_related("item__organization")
+        confirmed = 0
+        for delivery in accepted:
+            confirmed += await self._poll_one(delivery)
+        return confirmed
+
+    async def _poll_one(self, delivery: Delivery) -> int:
+        try:
+            result = await self.channels[delivery.channel].poll(publishable(delivery))
+        except PermanentError as error:
+            await outbox.fail_accepted(delivery.id, reason=error.message, code=error.code)
+            return 0
+        except ChannelError as error:
+            log.info("delivery %s: confirmation poll failed: %s", delivery.id, error.message)
+            return 0
+        if result is None:
+            return 0
+        await outbox.confirm(delivery.id, now=self.clock(), external_id=result.external_id,
+                             url=result.url)
+        return 1
+
+    async def drain(self, *, grace_seconds: float) -> None:
+        """Stop claiming, let in-flight deliveries finish, release what is left."""
+        self._stopping = True
+        tasks = list(self._in_flight.values())
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _release_on_shutdown(self, delivery_id: int, token: str) -> None:
+        delivery = await Delivery.get_or_none(id=delivery_id, lease_owner=token)
+        if delivery is None or delivery.state != State.SENDING:
+            return
+        decision = self._decide(Outcome.LEASE_EXPIRED, delivery,
+                                step_repeatable=self._repeatable(delivery))
+        with contextlib.suppress(outbox.TransitionRefused):
+            await outbox.release(delivery, decision.state, now=self.clock(),
+                                 reason=f"worker shut down ({decision.reason})")
+
+
+def _polls(channel: Any) -> bool:
+    return bool(getattr(channel, "polls_confirmation", False))
