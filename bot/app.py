@@ -75,7 +75,7 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
 
 
 async def _stop_worker(runtime: Runtime) -> None:
-    assert runtime.scheduler is not None
-    runtime.scheduler.shutdown(wait=False)
+    if runtime.scheduler is not None:
+        runtime.scheduler.shutdown(wait=False)
     await runtime.dispatcher.drain(grace_seconds=runtime.settings.shutdown_grace_seconds)
     log.info("worker %s stopped", runtime.dispatcher.worker)

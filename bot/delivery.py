@@ -48,8 +48,14 @@ ALLOWED: dict[State, frozenset[State]] = {
     State.PENDING: frozenset({State.SENDING, State.CANCELLED}),
     State.RETRY_WAIT: frozenset({State.SENDING, State.PENDING, State.CANCELLED}),
     State.SENDING: frozenset(
-        {State.ACCEPTED, State.PUBLISHED, State.RETRY_WAIT, State.FAILED, State.UNCERTAIN,
-         State.PENDING}
+        {
+            State.ACCEPTED,
+            State.PUBLISHED,
+            State.RETRY_WAIT,
+            State.FAILED,
+            State.UNCERTAIN,
+            State.PENDING,
+        }
     ),
     State.ACCEPTED: frozenset({State.PUBLISHED, State.FAILED, State.CANCELLED}),
     State.PUBLISHED: frozenset({State.WITHDRAWN}),
@@ -85,7 +91,7 @@ class RetryPolicy:
 
     def backoff(self, attempts: int, rng: random.Random) -> float:
         """Exponential delay after ``attempts`` tries, with equal jitter (half fixed)."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0))
+        ceiling = min(self.cap_seconds, self.base_seconds * 2.0 ** max(attempts - 1, 0))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

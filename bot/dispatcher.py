@@ -115,17 +115,23 @@ class Dispatcher:
         for delivery_id in claim.delivery_ids:
             task = asyncio.create_task(self._guarded_run(delivery_id, claim.token))
             self._in_flight[delivery_id] = task
-            task.add_done_callback(lambda _t, d=delivery_id: self._in_flight.pop(d, None))
+            task.add_done_callback(self._forget)
         return len(claim.delivery_ids)
 
-    async def run_until_idle(self, *, timeout: float = 60.0) -> None:
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        for delivery_id, running in list(self._in_flight.items()):
+            if running is task:
+                del self._in_flight[delivery_id]
+
+    async def run_until_idle(self, *, limit_seconds: float = 60.0) -> None:
         """Tick until nothing is due or in flight (for the CLI, tests and benchmarks)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit_seconds
         while time.monotonic() < deadline:
             started = await self.tick()
             if self._in_flight:
-                await asyncio.wait(list(self._in_flight.values()),
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
+                )
             elif not started:
                 return
         raise TimeoutError("deliveries still due after the timeout")
@@ -173,8 +179,12 @@ class Dispatcher:
         await self._log(delivery, Step.COMMIT, outcome, started)
         decision = self._decide(outcome, delivery)
         await outbox.apply_decision(
-            delivery, decision, lease_token=token, now=self.clock(),
-            external_id=result.external_id, url=result.url,
+            delivery,
+            decision,
+            lease_token=token,
+            now=self.clock(),
+            external_id=result.external_id,
+            url=result.url,
         )
 
     async def _record_failure(
@@ -184,26 +194,51 @@ class Dispatcher:
         retry_after = error.retry_after if isinstance(error, TemporaryError) else None
         decision = self._decide(outcome, delivery, retry_after=retry_after)
         await self._log(delivery, step, outcome, started, error=error)
-        reason = error.message if decision.reason is None else f"{error.message} ({decision.reason})"
+        reason = error.message
+        if decision.reason:
+            reason += f" ({decision.reason})"
         await outbox.apply_decision(
-            delivery, decision, lease_token=token, now=self.clock(),
-            error=reason, error_code=error.code,
+            delivery,
+            decision,
+            lease_token=token,
+            now=self.clock(),
+            error=reason,
+            error_code=error.code,
         )
 
     def _decide(
-        self, outcome: Outcome, delivery: Delivery, *, retry_after: float | None = None,
+        self,
+        outcome: Outcome,
+        delivery: Delivery,
+        *,
+        retry_after: float | None = None,
         step_repeatable: bool = True,
     ) -> Decision:
-        return decide(outcome, attempts=delivery.attempts, policy=self.policy, rng=self.rng,
-                      retry_after=retry_after, step_repeatable=step_repeatable)
+        return decide(
+            outcome,
+            attempts=delivery.attempts,
+            policy=self.policy,
+            rng=self.rng,
+            retry_after=retry_after,
+            step_repeatable=step_repeatable,
+        )
 
     async def _log(
-        self, delivery: Delivery, step: Step, outcome: str, started: float,
-        *, error: ChannelError | None = None,
+        self,
+        delivery: Delivery,
+        step: Step,
+        outcome: str,
+        started: float,
+        *,
+        error: ChannelError | None = None,
     ) -> None:
         await outbox.log_attempt(
-            delivery, step=step, outcome=outcome, worker=self.worker,
-            started_at=self.clock(), duration_ms=int((time.monotonic() - started) * 1000),
+            delivery,
+            step=step,
+            outcome=outcome,
+            worker=self.worker,
+            started_at=self.clock(),
+            duration_ms=int((time.monotonic() - started) * 1000),
             error_code=error.code if error else None,
             error_message=error.message if error else None,
         )
@@ -221,11 +256,16 @@ class Dispatcher:
         for delivery in await outbox.expired_leases(now):
             if delivery.id in self._in_flight:
                 continue  # still ours and still running; it will record its own outcome
-            decision = self._decide(Outcome.LEASE_EXPIRED, delivery,
-                                    step_repeatable=self._repeatable(delivery))
+            decision = self._decide(
+                Outcome.LEASE_EXPIRED, delivery, step_repeatable=self._repeatable(delivery)
+            )
             with contextlib.suppress(outbox.TransitionRefused):
-                await outbox.release(delivery, decision.state, now=now,
-                                     reason=f"worker lease expired ({decision.reason})")
+                await outbox.release(
+                    delivery,
+                    decision.state,
+                    now=now,
+                    reason=f"worker lease expired ({decision.reason})",
+                )
                 count += 1
         return count
 
@@ -240,9 +280,11 @@ class Dispatcher:
     async def poll_confirmations(self, *, limit: int = 50) -> int:
         """Ask polling channels about accepted deliveries; returns how many got confirmed."""
         polling = [name for name, ch in self.channels.items() if _polls(ch)]
-        accepted = await Delivery.filter(state=State.ACCEPTED, channel__in=polling).limit(
-            limit
-        ).prefetch_related("item__organization")
+        accepted = (
+            await Delivery.filter(state=State.ACCEPTED, channel__in=polling)
+            .limit(limit)
+            .prefetch_related("item__organization")
+        )
         confirmed = 0
         for delivery in accepted:
             confirmed += await self._poll_one(delivery)
@@ -259,8 +301,9 @@ class Dispatcher:
             return 0
         if result is None:
             return 0
-        await outbox.confirm(delivery.id, now=self.clock(), external_id=result.external_id,
-                             url=result.url)
+        await outbox.confirm(
+            delivery.id, now=self.clock(), external_id=result.external_id, url=result.url
+        )
         return 1
 
     async def drain(self, *, grace_seconds: float) -> None:
@@ -278,11 +321,16 @@ class Dispatcher:
         delivery = await Delivery.get_or_none(id=delivery_id, lease_owner=token)
         if delivery is None or delivery.state != State.SENDING:
             return
-        decision = self._decide(Outcome.LEASE_EXPIRED, delivery,
-                                step_repeatable=self._repeatable(delivery))
+        decision = self._decide(
+            Outcome.LEASE_EXPIRED, delivery, step_repeatable=self._repeatable(delivery)
+        )
         with contextlib.suppress(outbox.TransitionRefused):
-            await outbox.release(delivery, decision.state, now=self.clock(),
-                                 reason=f"worker shut down ({decision.reason})")
+            await outbox.release(
+                delivery,
+                decision.state,
+                now=self.clock(),
+                reason=f"worker shut down ({decision.reason})",
+            )
 
 
 def _polls(channel: Any) -> bool:

@@ -43,7 +43,13 @@ def build_scheduler(dispatcher: Dispatcher, settings: Settings) -> AsyncIOSchedu
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(
-            _logged(name, job), "interval", seconds=seconds, id=name, next_run_time=soon,
-            max_instances=1, coalesce=True, misfire_grace_time=None,
+            _logged(name, job),
+            "interval",
+            seconds=seconds,
+            id=name,
+            next_run_time=soon,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
         )
     return scheduler

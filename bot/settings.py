@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
 
     # Content limits checked when an item is queued.
-    max_title_chars: int = 200
     max_body_bytes: int = 500_000
 
     # Website channel: the built-in static site, or an external CMS when cms_url is set.

@@ -30,8 +30,9 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from reportlab.platypus.doctemplate import LayoutError
 
-from channels.base import ConfigurationError, Publishable
+from channels.base import ConfigurationError, PermanentError, Publishable
 
 # GB/T 9704 page margins.
 TOP, BOTTOM, LEFT, RIGHT = 37 * mm, 35 * mm, 28 * mm, 26 * mm
@@ -45,6 +46,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CJK = r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef\u2014\u2018-\u201d\u2026]"
 _SOFT_BREAK = re.compile(rf"(?<={_CJK})[ \t]*\n\s*(?={_CJK})")
 _TAGS = re.compile(r"<[^>]*>")
+_TRAILING_BR = re.compile(r"(<br/>|\s)+$")
 _DROP = frozenset({"script", "style", "template", "head", "title", "iframe", "object", "svg"})
 _PARA = frozenset({"p", "div", "section", "article", "dd", "dt", "figcaption", "caption"})
 _HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
@@ -130,7 +132,8 @@ class _BodyParser(HTMLParser):
             return
         elif tag in _PARA or tag in _HEADINGS or tag in ("li", "pre", "tr"):
             self.flush()
-            self._pre -= tag == "pre" and self._pre > 0
+            if tag == "pre":
+                self._pre = max(0, self._pre - 1)
         elif tag in ("ul", "ol", "blockquote"):
             self.flush()
             if tag == "blockquote":
@@ -182,7 +185,7 @@ class _BodyParser(HTMLParser):
         """Ends the current block, closing any inline tags left open."""
         self._parts.extend(f"</{tag}>" for tag in reversed(self._open))
         if self._text():
-            markup = _SOFT_BREAK.sub("", "".join(self._parts).strip())
+            markup = _SOFT_BREAK.sub("", _TRAILING_BR.sub("", "".join(self._parts).strip()))
             depth = len(self._lists) + self._quote
             self.blocks.append(_Block(self._kind, markup, depth, self._bullet))
         self._parts, self._open = [], []
@@ -196,6 +199,11 @@ def html_to_blocks(body_html: str) -> list[_Block]:
     parser.close()
     parser.flush()
     return parser.blocks
+
+
+def _text(text: str) -> str:
+    """Returns user text as reportlab markup that renders literally."""
+    return escape(_CONTROL.sub("", text))
 
 
 def cn_date(day: dt.date) -> str:
@@ -256,7 +264,7 @@ def _block_flowable(block: _Block, styles: dict[str, ParagraphStyle]) -> Flowabl
     style = styles.get(block.kind) or styles["h3" if block.kind in _HEADINGS else "p"]
     if block.bullet is not None:
         indent = 2 * EM * block.depth - EM
-        extra = {"bulletFontSize": 10} if block.bullet == "●" else {}
+        extra = {"bulletFontSize": 8} if block.bullet == "●" else {}
         style = ParagraphStyle(
             f"li{block.depth}", parent=style, firstLineIndent=0, bulletIndent=indent,
             leftIndent=indent + 2 * EM, **extra,
@@ -273,17 +281,14 @@ def _meta_table(pub: Publishable, styles: dict[str, ParagraphStyle]) -> Table:
     if pub.formed_on is not None:
         pairs.append(("成文日期", cn_date(pub.formed_on)))
     pairs.append(("发布日期", cn_date(pub.publish_date)))
-    cells = [
-        [Paragraph(escape(k), styles["meta"]), Paragraph(escape(v), styles["meta"])]
-        for k, v in pairs
-    ]
+    cells = [[Paragraph(k, styles["meta"]), Paragraph(_text(v), styles["meta"])] for k, v in pairs]
     rows: list[list[Any]] = [[*cells[i], *cells[i + 1]] for i in range(0, len(cells) - 1, 2)]
     if len(cells) % 2:  # an odd number of fields: the last value spans the row
         rows.append([*cells[-1], "", ""])
     commands: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.5, GREY),
-        ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#F2F2F2")),
-        ("BACKGROUND", (2, 0), (2, -1), colors.HexColor("#F2F2F2")),
+        ("FONT", (0, 0), (-1, -1), styles["meta"].fontName, 10.5),
+        *[("BACKGROUND", (c, 0), (c, -1), colors.HexColor("#F2F2F2")) for c in (0, 2)],
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]
     if len(cells) % 2:
@@ -291,27 +296,19 @@ def _meta_table(pub: Publishable, styles: dict[str, ParagraphStyle]) -> Table:
     return Table(rows, colWidths=[20 * mm, 58 * mm] * 2, style=TableStyle(commands))
 
 
-def _body_blocks(pub: Publishable) -> list[_Block]:
-    blocks = html_to_blocks(pub.body_html)
-    if blocks or not pub.body_md.strip():
-        return blocks
-    paragraphs = re.split(r"\n\s*\n", _CONTROL.sub("", pub.body_md))
-    return [_Block("p", escape(p.strip())) for p in paragraphs if p.strip()]
-
-
 def _story(pub: Publishable, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     sign_date = pub.formed_on or pub.publish_date
     story: list[Flowable] = [
-        Paragraph(escape(pub.org_name), styles["org"]),
+        Paragraph(_text(pub.org_name), styles["org"]),
         HRFlowable(width="100%", thickness=2, color=RED, spaceBefore=6, spaceAfter=10),
-        Paragraph(escape(pub.title), styles["title"]),
+        Paragraph(_text(pub.title), styles["title"]),
         _meta_table(pub, styles),
         Spacer(1, 16),
     ]
-    story += [_block_flowable(block, styles) for block in _body_blocks(pub)]
+    story += [_block_flowable(block, styles) for block in html_to_blocks(pub.body_html)]
     signature = [
-        Paragraph(escape(pub.org_name), styles["sign"]),
-        Paragraph(escape(cn_date(sign_date)), styles["sign"]),
+        Paragraph(_text(pub.org_name), styles["sign"]),
+        Paragraph(cn_date(sign_date), styles["sign"]),
     ]
     return [*story, Spacer(1, 2 * EM), KeepTogether(signature)]
 
@@ -335,18 +332,10 @@ def _footer(font: str, index_no: str, total: int | None) -> Callable[[Any, Any],
 def _build(pub: Publishable, font: str, total: int | None) -> RenderedNotice:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        topMargin=TOP,
-        bottomMargin=BOTTOM,
-        leftMargin=LEFT,
-        rightMargin=RIGHT,
-        title=pub.title,
-        author=pub.org_name,
-        subject=pub.index_no,
-        creator="Gongkai",
-        invariant=1,
-    )
+        buffer, pagesize=A4, topMargin=TOP, bottomMargin=BOTTOM, leftMargin=LEFT,
+        rightMargin=RIGHT, title=pub.title, author=pub.org_name, subject=pub.index_no,
+        creator="Gongkai", invariant=1, initialFontName=font,
+    )  # fmt: skip
     footer = _footer(font, pub.index_no, total)
     doc.build(_story(pub, _styles(font)), onFirstPage=footer, onLaterPages=footer)
     return RenderedNotice(buffer.getvalue(), int(doc.page))
@@ -356,8 +345,11 @@ def render_notice(pub: Publishable, *, font_path: Path) -> RenderedNotice:
     """Renders the notice twice (the footer needs the page total) and returns the final PDF."""
     with _RENDER_LOCK:
         font = register_font(font_path)
-        first = _build(pub, font, None)
-        return _build(pub, font, first.pages)
+        try:
+            first = _build(pub, font, None)
+            return _build(pub, font, first.pages)
+        except (LayoutError, ValueError) as exc:  # markup or layout reportlab cannot handle
+            raise PermanentError(f"公告 PDF 排版失败：{exc}") from exc
 
 
 def render_notice_pdf(pub: Publishable, *, font_path: Path) -> bytes:

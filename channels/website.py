@@ -159,6 +159,7 @@ class StaticWebsite:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self._env.filters["xmltext"] = lambda text: _XML_ILLEGAL.sub("", str(text))
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         """Render the item page in memory and return its site-relative path and digest."""
@@ -285,71 +286,52 @@ class StaticWebsite:
         self, org_dir: Path, manifest: dict[str, Any], touched: list[Entry]
     ) -> None:
         """Persist the manifest, then rewrite only the index pages the touched entries are on."""
-        manifest["updated"] = max(
-            str(manifest.get("updated", "")), *(e["updated"] for e in touched)
-        )
+        manifest["updated"] = max(manifest["updated"], *(e["updated"] for e in touched))
         write_atomic(org_dir / "manifest.json", _dump(manifest))
         live = _live(manifest)
         org_name = str(manifest["org_name"])
-        categories = sorted({e["category"] for e in live})
-        self._write_list(
+        self._write(
             org_dir / "index.html",
-            org_name,
-            f"{org_name} 政府信息公开",
-            "",
-            live,
+            "site_index.html",
+            org_name=org_name,
+            heading=f"{org_name} 政府信息公开",
+            root="",
+            groups=_by_year(live),
             years=[year for year, _ in _by_year(live)],
-            categories=[(name, category_slug(name)) for name in categories],
+            categories=[
+                (name, category_slug(name)) for name in sorted({e["category"] for e in live})
+            ],
         )
-        for year in sorted({_year(e) for e in touched}):
+        for year in {_year(e) for e in touched}:
             chosen = [e for e in live if _year(e) == year]
-            self._write_list(
-                org_dir / str(year) / "index.html", org_name, f"{year}年", "../", chosen
-            )
-        for name in sorted({e["category"] for e in touched}):
+            self._write_sublist(org_dir / str(year) / "index.html", org_name, f"{year}年", chosen)
+        for name in {e["category"] for e in touched}:
             chosen = [e for e in live if e["category"] == name]
             path = org_dir / "category" / f"{category_slug(name)}.html"
-            self._write_list(path, org_name, name, "../", chosen)
-        self._write_feed(org_dir, manifest, live[:FEED_SIZE])
+            self._write_sublist(path, org_name, name, chosen)
+        org_url = f"{self._base_url}/{org_dir.name}"
+        self._write(
+            org_dir / "atom.xml",
+            "atom.xml",
+            org_url=org_url,
+            org_name=org_name,
+            updated=manifest["updated"],
+            entries=live[:FEED_SIZE],
+        )
 
-    def _write_list(
-        self,
-        path: Path,
-        org_name: str,
-        heading: str,
-        root: str,
-        entries: list[Entry],
-        *,
-        years: list[int] | None = None,
-        categories: list[tuple[str, str]] | None = None,
-    ) -> None:
-        html = self._env.get_template("site_index.html").render(
+    def _write_sublist(self, path: Path, org_name: str, heading: str, entries: list[Entry]) -> None:
+        """Write a year or category page, which sits one directory below the org index."""
+        self._write(
+            path,
+            "site_index.html",
             org_name=org_name,
             heading=heading,
-            root=root,
+            root="../",
             groups=_by_year(entries),
-            years=years or [],
-            categories=categories or [],
+            years=[],
+            categories=[],
         )
-        write_atomic(path, html.encode("utf-8"))
 
-    def _write_feed(self, org_dir: Path, manifest: Mapping[str, Any], entries: list[Entry]) -> None:
-        org_url = f"{self._base_url}/{org_dir.name}"
-        feed = [
-            {
-                **entry,
-                "title": _XML_ILLEGAL.sub("", entry["title"]),
-                "summary": _XML_ILLEGAL.sub("", entry["summary"]),
-                "category": _XML_ILLEGAL.sub("", entry["category"]),
-                "url": f"{org_url}/{entry['path']}",
-            }
-            for entry in entries
-        ]
-        xml = self._env.get_template("atom.xml").render(
-            feed_url=f"{org_url}/atom.xml",
-            site_url=f"{org_url}/index.html",
-            org_name=_XML_ILLEGAL.sub("", str(manifest["org_name"])),
-            updated=manifest["updated"],
-            entries=feed,
-        )
-        write_atomic(org_dir / "atom.xml", xml.encode("utf-8"))
+    def _write(self, path: Path, template: str, **context: Any) -> None:
+        text = self._env.get_template(template).render(**context)
+        write_atomic(path, text.encode("utf-8"))

@@ -53,7 +53,8 @@ async def close_database() -> None:
 
 
 def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
+    conn: BaseDBAsyncClient = connections.get("default")
+    return conn
 
 
 def is_postgres(conn: BaseDBAsyncClient | None = None) -> bool:

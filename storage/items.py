@@ -47,8 +47,7 @@ async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) 
     await IndexCounter.get_or_create(organization=org, year=year, using_db=conn)
     counter = IndexCounter.filter(organization=org, year=year).using_db(conn)
     await counter.update(last_number=F("last_number") + 1)
-    row = await counter.first()
-    assert row is not None  # created just above, in this transaction
+    row = await counter.get()
     return f"{org.code}/{year}-{row.last_number:05d}"
 
 
@@ -84,13 +83,16 @@ async def queue_item(draft: ItemDraft) -> Item:
     return item
 
 
-async def import_item(draft: ItemDraft, *, published_at: dt.datetime) -> Item:
-    """补录: an item published before Gongkai, on ``draft.channels``, entered as published."""
+async def import_items(records: Sequence[tuple[ItemDraft, dt.datetime]]) -> list[Item]:
+    """补录: items published before Gongkai, each on its draft's channels, all or none."""
+    imported = []
     async with in_transaction() as conn:
-        item = await _create(draft, conn, imported=True)
-        for channel in draft.channels:
-            await outbox.record_imported(item, channel, published_at=published_at, conn=conn)
-    return item
+        for draft, published_at in records:
+            item = await _create(draft, conn, imported=True)
+            for channel in draft.channels:
+                await outbox.record_imported(item, channel, published_at=published_at, conn=conn)
+            imported.append(item)
+    return imported
 
 
 async def set_status(item: Item, status: ItemStatus) -> None:

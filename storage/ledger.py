@@ -60,8 +60,14 @@ WHERE organization_id = ? AND local_date >= ? AND local_date < ?
 async def channel_tally(organization_id: int, year: int) -> ChannelTally:
     """Count the organization's published items in ``year`` from the ledger."""
     rows = await fetch_all(
-        _TALLY_SQL, WEBSITE, WECHAT, WEBSITE, WECHAT, organization_id,
-        dt.date(year, 1, 1), dt.date(year + 1, 1, 1),
+        _TALLY_SQL,
+        WEBSITE,
+        WECHAT,
+        WEBSITE,
+        WECHAT,
+        organization_id,
+        dt.date(year, 1, 1),
+        dt.date(year + 1, 1, 1),
     )
     row = rows[0]
     return ChannelTally(**{key: int(row[key] or 0) for key in ChannelTally.__slots__})
@@ -84,7 +90,10 @@ async def normative_issued(organization_id: int, year: int) -> int:
 
 
 async def items_counted(
-    organization_id: int, year: int, *, channel_bucket: str | None = None,
+    organization_id: int,
+    year: int,
+    *,
+    channel_bucket: str | None = None,
     normative_only: bool = False,
 ) -> list[int]:
     """The lineage ids behind one tally number, so each number can link to its items."""

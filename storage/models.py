@@ -21,6 +21,7 @@ class Organization(Model):
     parent: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -37,6 +38,7 @@ class ApiToken(Model):
     organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="tokens", null=True, on_delete=fields.CASCADE
     )
+    organization_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
 
@@ -51,6 +53,7 @@ class IndexCounter(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="index_counters", on_delete=fields.CASCADE
     )
+    organization_id: int
     year = fields.IntField()
     last_number = fields.IntField(default=0)
 
@@ -66,12 +69,14 @@ class Item(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="items", on_delete=fields.RESTRICT
     )
+    organization_id: int
     index_no = fields.CharField(max_length=64)  # 索引号, shared by all revisions
     lineage_id = fields.IntField(null=True, db_index=True)  # id of the first revision
     revision = fields.IntField(default=1)
     supersedes: fields.ForeignKeyNullableRelation[Item] = fields.ForeignKeyField(
         "models.Item", related_name="superseded_by", null=True, on_delete=fields.RESTRICT
     )
+    supersedes_id: int | None
     title = fields.CharField(max_length=200)
     body_md = fields.TextField()
     body_html = fields.TextField()
@@ -81,7 +86,7 @@ class Item(Model):
     normative = fields.BooleanField(default=False)  # 规范性文件
     formed_on = fields.DateField(null=True)  # 成文日期
     publish_at = fields.DatetimeField()
-    channels: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
+    channels: list[str] = fields.JSONField(default=list)
     status = fields.CharField(max_length=16, default="active", db_index=True)
     author = fields.CharField(max_length=100, default="")
     imported = fields.BooleanField(default=False)  # 补录: published before Gongkai
@@ -102,6 +107,7 @@ class Delivery(Model):
     item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
         "models.Item", related_name="deliveries", on_delete=fields.RESTRICT
     )
+    item_id: int
     channel = fields.CharField(max_length=16)
     state = fields.CharField(max_length=16, default="pending")
     step = fields.CharField(max_length=16, default="prepare")
@@ -110,7 +116,7 @@ class Delivery(Model):
     lease_owner = fields.CharField(max_length=100, null=True)
     lease_expires_at = fields.DatetimeField(null=True)
     idempotency_key = fields.CharField(max_length=64)
-    prepared: dict[str, object] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    prepared: dict[str, object] = fields.JSONField(default=dict)
     external_id = fields.CharField(max_length=200, null=True)
     url = fields.CharField(max_length=500, null=True)
     last_error = fields.TextField(null=True)
@@ -136,6 +142,7 @@ class DeliveryAttempt(Model):
     delivery: fields.ForeignKeyRelation[Delivery] = fields.ForeignKeyField(
         "models.Delivery", related_name="attempt_log", on_delete=fields.RESTRICT
     )
+    delivery_id: int
     number = fields.IntField()
     step = fields.CharField(max_length=16)
     outcome = fields.CharField(max_length=16)
@@ -156,14 +163,17 @@ class Publication(Model):
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="publications", on_delete=fields.RESTRICT
     )
+    organization_id: int
     item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
         "models.Item", related_name="publications", on_delete=fields.RESTRICT
     )
+    item_id: int
     lineage_id = fields.IntField()  # revisions of one item count once
     # Unique: a delivery enters the ledger once, whatever retries or crashes happen.
     delivery: fields.OneToOneRelation[Delivery] = fields.OneToOneField(
         "models.Delivery", related_name="publication", on_delete=fields.RESTRICT
     )
+    delivery_id: int
     channel = fields.CharField(max_length=16)
     normative = fields.BooleanField(default=False)
     local_date = fields.DateField()
@@ -181,6 +191,7 @@ class Posting(Model):
     delivery: fields.OneToOneRelation[Delivery] = fields.OneToOneField(
         "models.Delivery", related_name="posting", on_delete=fields.RESTRICT
     )
+    delivery_id: int
     location = fields.CharField(max_length=200)
     posted_by = fields.CharField(max_length=100)
     posted_on = fields.DateField()

@@ -62,9 +62,7 @@ async def create_deliveries(
     ]
 
 
-async def claim(
-    *, worker: str, now: dt.datetime, lease_seconds: float, limit: int
-) -> Claim:
+async def claim(*, worker: str, now: dt.datetime, lease_seconds: float, limit: int) -> Claim:
     """Take up to ``limit`` due deliveries for ``worker``; each is claimed by one worker."""
     token = f"{worker}/{secrets.token_hex(4)}"
     expires = now + dt.timedelta(seconds=lease_seconds)
@@ -77,7 +75,7 @@ async def claim(
         )
         if is_postgres(conn):
             due = due.select_for_update(skip_locked=True)
-        ids = list(await due.values_list("id", flat=True))
+        ids = [int(row["id"]) for row in await due.values("id")]
         if ids:
             await (
                 Delivery.filter(id__in=ids, state__in=CLAIMABLE)
@@ -89,11 +87,8 @@ async def claim(
                     attempts=F("attempts") + 1,
                 )
             )
-            ids = list(
-                await Delivery.filter(id__in=ids, lease_owner=token, state=State.SENDING)
-                .using_db(conn)
-                .values_list("id", flat=True)
-            )
+            held = Delivery.filter(id__in=ids, lease_owner=token, state=State.SENDING)
+            ids = [int(row["id"]) for row in await held.using_db(conn).values("id")]
     return Claim(token=token, delivery_ids=sorted(ids), expires_at=expires)
 
 
@@ -121,9 +116,7 @@ async def _change(
         raise TransitionRefused(delivery_id, target, held)
 
 
-async def save_prepared(
-    delivery_id: int, *, lease_token: str, prepared: dict[str, Any]
-) -> None:
+async def save_prepared(delivery_id: int, *, lease_token: str, prepared: dict[str, Any]) -> None:
     """Store what prepare produced and move on to the commit step, keeping the lease."""
     changed = await Delivery.filter(
         id=delivery_id, state=State.SENDING, lease_owner=lease_token
@@ -185,20 +178,27 @@ async def apply_decision(
         return
     async with in_transaction() as conn:
         await _change(
-            delivery.id, State.PUBLISHED, conn=conn, lease_token=lease_token,
-            published_at=now, **values,
+            delivery.id,
+            State.PUBLISHED,
+            conn=conn,
+            lease_token=lease_token,
+            published_at=now,
+            **values,
         )
         await _write_ledger(delivery.id, published_at=now, conn=conn)
 
 
 async def _write_ledger(
-    delivery_id: int, *, published_at: dt.datetime, conn: BaseDBAsyncClient,
+    delivery_id: int,
+    *,
+    published_at: dt.datetime,
+    conn: BaseDBAsyncClient,
     on: dt.date | None = None,
 ) -> None:
-    delivery = await Delivery.get(id=delivery_id).using_db(conn).prefetch_related("item")
-    item = delivery.item
+    delivery = await Delivery.get(id=delivery_id, using_db=conn)
+    item = await Item.get(id=delivery.item_id, using_db=conn)
     await Publication.create(
-        organization_id=item.organization_id,  # type: ignore[attr-defined]
+        organization_id=item.organization_id,
         item_id=item.id,
         lineage_id=item.lineage_id or item.id,
         delivery_id=delivery.id,
@@ -211,8 +211,12 @@ async def _write_ledger(
 
 
 async def confirm(
-    delivery_id: int, *, now: dt.datetime, external_id: str | None = None,
-    url: str | None = None, sources: Iterable[State] = (State.ACCEPTED,),
+    delivery_id: int,
+    *,
+    now: dt.datetime,
+    external_id: str | None = None,
+    url: str | None = None,
+    sources: Iterable[State] = (State.ACCEPTED,),
 ) -> None:
     """A platform (or a person) confirmed an accepted delivery: it is published."""
     values: dict[str, Any] = {"last_error": None, "last_error_code": None}
@@ -221,31 +225,47 @@ async def confirm(
     if url:
         values["url"] = url
     async with in_transaction() as conn:
-        await _change(delivery_id, State.PUBLISHED, conn=conn, sources=sources,
-                      published_at=now, **values)
+        await _change(
+            delivery_id, State.PUBLISHED, conn=conn, sources=sources, published_at=now, **values
+        )
         await _write_ledger(delivery_id, published_at=now, conn=conn)
 
 
 async def confirm_posting(
-    delivery_id: int, *, location: str, posted_by: str, posted_on: dt.date,
-    period_days: int, now: dt.datetime,
+    delivery_id: int,
+    *,
+    location: str,
+    posted_by: str,
+    posted_on: dt.date,
+    period_days: int,
+    now: dt.datetime,
 ) -> Posting:
     """Staff posted the printed notice: publish the delivery and start its 公示期."""
     async with in_transaction() as conn:
-        await _change(delivery_id, State.PUBLISHED, conn=conn, sources=(State.ACCEPTED,),
-                      published_at=now)
+        await _change(
+            delivery_id, State.PUBLISHED, conn=conn, sources=(State.ACCEPTED,), published_at=now
+        )
         await _write_ledger(delivery_id, published_at=now, conn=conn, on=posted_on)
         return await Posting.create(
-            delivery_id=delivery_id, location=location, posted_by=posted_by,
-            posted_on=posted_on, period_days=period_days,
-            take_down_on=posted_on + dt.timedelta(days=period_days), using_db=conn,
+            delivery_id=delivery_id,
+            location=location,
+            posted_by=posted_by,
+            posted_on=posted_on,
+            period_days=period_days,
+            take_down_on=posted_on + dt.timedelta(days=period_days),
+            using_db=conn,
         )
 
 
 async def fail_accepted(delivery_id: int, *, reason: str, code: str | None = None) -> None:
     """The platform rejected a delivery after accepting it."""
-    await _change(delivery_id, State.FAILED, sources=(State.ACCEPTED,),
-                  last_error=reason, last_error_code=code)
+    await _change(
+        delivery_id,
+        State.FAILED,
+        sources=(State.ACCEPTED,),
+        last_error=reason,
+        last_error_code=code,
+    )
 
 
 async def expired_leases(now: dt.datetime) -> list[Delivery]:
@@ -268,16 +288,24 @@ async def count_unconfirmed(now: dt.datetime, *, grace_seconds: float) -> int:
 async def release(delivery: Delivery, target: State, *, now: dt.datetime, reason: str) -> None:
     """Take back an expired or abandoned lease: to ``pending`` or, if unsafe, ``uncertain``."""
     await _change(
-        delivery.id, target, sources=(State.SENDING,), lease_token=delivery.lease_owner,
-        next_attempt_at=now if target is State.PENDING else None, last_error=reason,
+        delivery.id,
+        target,
+        sources=(State.SENDING,),
+        lease_token=delivery.lease_owner,
+        next_attempt_at=now if target is State.PENDING else None,
+        last_error=reason,
     )
 
 
 async def retry(delivery_id: int, *, now: dt.datetime) -> None:
     """Staff asked for one more try: a fresh attempt budget, due now."""
-    await _change(delivery_id, State.PENDING,
-                  sources=(State.FAILED, State.UNCERTAIN, State.RETRY_WAIT),
-                  next_attempt_at=now, attempts=0)
+    await _change(
+        delivery_id,
+        State.PENDING,
+        sources=(State.FAILED, State.UNCERTAIN, State.RETRY_WAIT),
+        next_attempt_at=now,
+        attempts=0,
+    )
 
 
 async def resolve_uncertain_as_published(delivery_id: int, *, now: dt.datetime) -> None:
@@ -294,16 +322,22 @@ async def cancel(delivery_id: int, *, reason: str) -> None:
 
 async def cancel_held(delivery: Delivery, *, lease_token: str, reason: str) -> None:
     """A worker found the item cancelled before commit and gives the delivery up."""
-    await _change(delivery.id, State.CANCELLED, sources=(State.SENDING,),
-                  lease_token=lease_token, last_error=reason)
+    await _change(
+        delivery.id,
+        State.CANCELLED,
+        sources=(State.SENDING,),
+        lease_token=lease_token,
+        last_error=reason,
+    )
 
 
 async def mark_withdrawn(delivery_id: int, *, now: dt.datetime, note: str) -> None:
     async with in_transaction() as conn:
-        await _change(delivery_id, State.WITHDRAWN, conn=conn, withdrawn_at=now,
-                      withdraw_note=note)
-        await Posting.filter(delivery_id=delivery_id, removed_at=None).using_db(conn).update(
-            removal_requested_at=now
+        await _change(delivery_id, State.WITHDRAWN, conn=conn, withdrawn_at=now, withdraw_note=note)
+        await (
+            Posting.filter(delivery_id=delivery_id, removed_at=None)
+            .using_db(conn)
+            .update(removal_requested_at=now)
         )
 
 
@@ -312,8 +346,13 @@ async def record_imported(
 ) -> Delivery:
     """补录: a delivery that happened before Gongkai, entered as published with its ledger row."""
     delivery = await Delivery.create(
-        item=item, channel=channel, state=State.PUBLISHED, step=Step.CONFIRM,
-        idempotency_key=uuid.uuid4().hex, published_at=published_at, using_db=conn,
+        item=item,
+        channel=channel,
+        state=State.PUBLISHED,
+        step=Step.CONFIRM,
+        idempotency_key=uuid.uuid4().hex,
+        published_at=published_at,
+        using_db=conn,
     )
     await _write_ledger(delivery.id, published_at=published_at, conn=conn)
     return delivery

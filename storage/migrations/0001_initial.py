@@ -66,7 +66,7 @@ class Migration(migrations.Migration):
                 ('formed_on', fields.DateField(null=True)),
                 ('publish_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
                 ('channels', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
-                ('status', fields.CharField(default='queued', db_index=True, max_length=16)),
+                ('status', fields.CharField(default='active', db_index=True, max_length=16)),
                 ('author', fields.CharField(default='', max_length=100)),
                 ('imported', fields.BooleanField(default=False)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),

@@ -84,7 +84,9 @@ class FakeCms:
         """Start a fake CMS on 127.0.0.1 in a background thread and return it."""
         cms = cls(secret, delay=delay, dedupe=dedupe)
         cms._server = _Server(("127.0.0.1", port), _Handler, cms)
-        cms._thread = threading.Thread(target=cms._server.serve_forever, daemon=True)
+        cms._thread = threading.Thread(
+            target=cms._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         cms._thread.start()
         return cms
 
@@ -246,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
     def do_GET(self) -> None:

@@ -1,0 +1,1 @@
+"""Gongkai's application: composition root, CLI, state machine, dispatcher, web, report."""

@@ -1,0 +1,267 @@
+"""The ``gongkai`` command: set-up, serving, working, queuing and reporting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from bot import publishing
+from bot.app import open_runtime
+from bot.publishing import InputError, ItemInput
+from bot.report import channel_section
+from bot.settings import Settings, load_settings
+from bot.web.views import load_item_out
+from storage.db import close_database, open_database
+from storage.models import Item, Organization
+from storage.tokens import create_token
+
+app = typer.Typer(
+    help="Gongkai 公开: publish government information once, on every channel.",
+    no_args_is_help=True,
+)
+report_app = typer.Typer(help="Annual-report figures.", no_args_is_help=True)
+token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+org_app = typer.Typer(help="Organizations (发布机构).", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+app.add_typer(token_app, name="token")
+app.add_typer(org_app, name="org")
+
+T = TypeVar("T")
+DEFAULT_CHANNELS = "website,noticeboard"
+
+
+def _run(factory: Callable[[Settings], Awaitable[T]]) -> T:
+    """Open the database, run one command against it, close it."""
+    settings = load_settings()
+    settings.ensure_dirs()
+
+    async def main() -> T:
+        await open_database(settings.effective_database_url)
+        try:
+            return await factory(settings)
+        finally:
+            await close_database()
+
+    return asyncio.run(main())
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code=2)
+
+
+async def _org(code: str) -> Organization:
+    org = await Organization.get_or_none(code=code)
+    if org is None:
+        raise _fail(f"--org: unknown organization {code!r} (create it with `gongkai org create`)")
+    return org
+
+
+@app.command()
+def init(
+    demo: Annotated[bool, typer.Option(help="Also create a demo organization and token.")] = False,
+) -> None:
+    """Create the data folder and bring the database schema up to date."""
+
+    async def go(settings: Settings) -> None:
+        typer.echo(f"database ready: {settings.effective_database_url.split('@')[-1]}")
+        if demo:
+            await _seed_demo(settings)
+
+    _run(go)
+
+
+async def _seed_demo(settings: Settings) -> None:
+    from bot.demo import seed_demo
+
+    token = await seed_demo(settings)
+    token_file = settings.data_dir / "demo-token.txt"
+    token_file.write_text(token + "\n", encoding="utf-8")
+    token_file.chmod(0o600)
+    typer.echo(f"demo organization 'tiande' ready; its API token is in {token_file}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Web, worker and scheduler in one process (the embedded default)."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    _configure_logging()
+    uvicorn.run(
+        create_app(load_settings()),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """The web app alone, for deployments that run workers separately."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    _configure_logging()
+    uvicorn.run(
+        create_app(load_settings(), run_worker=False), host=host, port=port, log_config=None
+    )
+
+
+@app.command()
+def worker() -> None:
+    """The dispatcher and scheduler alone, for scale-out; stops cleanly on SIGTERM."""
+    _configure_logging()
+    settings = load_settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_runtime(settings, run_worker=True):
+            await stop.wait()
+
+    asyncio.run(main())
+
+
+@app.command()
+def queue(
+    path: Annotated[Path, typer.Argument(help="Markdown file; a leading '# ' line is the title.")],
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    title: Annotated[str, typer.Option(help="Title (default: the file's first heading).")] = "",
+    channels: Annotated[str, typer.Option(help="Comma-separated channels.")] = DEFAULT_CHANNELS,
+    category: Annotated[str, typer.Option(help="主题分类.")] = "",
+    doc_number: Annotated[str, typer.Option(help="文号.")] = "",
+    normative: Annotated[bool, typer.Option(help="规范性文件.")] = False,
+    publish_at: Annotated[str, typer.Option(help="ISO 8601 with a zone; default now.")] = "",
+) -> None:
+    """Queue an item from a Markdown file."""
+    text = path.read_text(encoding="utf-8")
+    heading, body = _split_title(text)
+    when = dt.datetime.fromisoformat(publish_at) if publish_at else None
+
+    async def go(settings: Settings) -> int:
+        from channels.registry import build_channels
+
+        data = ItemInput(
+            org=await _org(org),
+            title=title or heading,
+            body=body,
+            category=category,
+            doc_number=doc_number,
+            normative=normative,
+            publish_at=when,
+            author="cli",
+            channels=[c.strip() for c in channels.split(",") if c.strip()],
+        )
+        built = build_channels(settings)
+        try:
+            item = await publishing.queue(
+                data, channels=built, max_body_bytes=settings.max_body_bytes
+            )
+        except InputError as exc:
+            raise _fail(f"{exc.field}: {exc.message}") from exc
+        finally:
+            for channel in built.values():
+                await channel.aclose()
+        return item.id
+
+    typer.echo(f"queued item {_run(go)}")
+
+
+def _split_title(text: str) -> tuple[str, str]:
+    lines = text.lstrip().splitlines()
+    if lines and lines[0].startswith("# "):
+        return lines[0][2:].strip(), "\n".join(lines[1:]).strip()
+    return "", text
+
+
+@app.command()
+def status(item_id: int) -> None:
+    """Show an item and the state of each of its deliveries, as JSON."""
+
+    async def go(_settings: Settings) -> str:
+        item = await Item.get_or_none(id=item_id).prefetch_related("organization")
+        if item is None:
+            raise _fail(f"item {item_id} not found")
+        return (await load_item_out(item)).model_dump_json(indent=2)
+
+    typer.echo(_run(go))
+
+
+@report_app.command("channels")
+def report_channels(
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    year: Annotated[int, typer.Option(help="Report year (Asia/Shanghai dates).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Print section 二's two paragraphs (or the figures) for one organization and year."""
+
+    async def go(_settings: Settings) -> str:
+        section = await channel_section(await _org(org), year)
+        if as_json:
+            figures = {**section.tally.as_dict(), "normative_issued": section.normative_issued}
+            return json.dumps(figures, ensure_ascii=False)
+        return f"{section.active_paragraph}\n\n{section.channel_paragraph}"
+
+    typer.echo(_run(go))
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who or what uses the token.")],
+    org: Annotated[str, typer.Option(help="Organization code; omit for an admin token.")] = "",
+) -> None:
+    """Create an API token and print it once."""
+
+    async def go(_settings: Settings) -> str:
+        return await create_token(name, await _org(org) if org else None)
+
+    typer.echo(_run(go))
+
+
+@org_app.command("create")
+def org_create(
+    code: Annotated[str, typer.Option(help="Short code, e.g. tiande.")],
+    name: Annotated[str, typer.Option(help="Full name, e.g. 天德乡人民政府.")],
+    parent: Annotated[str, typer.Option(help="Parent organization code.")] = "",
+) -> None:
+    """Create an organization (发布机构)."""
+
+    async def go(_settings: Settings) -> str:
+        if await Organization.exists(code=code):
+            raise _fail(f"--code: organization {code!r} already exists")
+        parent_org = await _org(parent) if parent else None
+        await Organization.create(code=code, name=name, parent=parent_org)
+        return f"organization {code} created"
+
+    typer.echo(_run(go))
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    with contextlib.suppress(Exception):
+        logging.getLogger("tortoise").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,80 @@
+"""Demo data: the seed township, its county, a token, and its 2016 items entered by 补录.
+
+The 2016 records mirror the seed report: 10 items, 2 of them normative, 1 on the website,
+8 on 政务微信 and 1 on the notice board, plus a third normative document formed in 2016
+and published in 2017. ``gongkai report channels --org tiande --year 2016`` then prints
+the seed's section 二 word for word.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot import publishing
+from bot.publishing import ItemInput
+from bot.settings import Settings
+from storage.ledger import BUSINESS_TZ
+from storage.models import Organization
+from storage.tokens import create_token
+
+
+def _at(month: int, day: int, year: int = 2016) -> dt.datetime:
+    return dt.datetime(year, month, day, 9, 30, tzinfo=BUSINESS_TZ)
+
+
+_SEED_2016: list[tuple[str, str, bool, int, int]] = [
+    # title, channel, normative, month, day
+    ("天德乡2016年春耕生产工作方案", "wechat", False, 3, 15),
+    ("天德乡关于规范农村集体资产管理的通知", "website", True, 4, 8),
+    ("天德乡2016年防汛工作安排", "wechat", False, 6, 1),
+    ("天德乡新型农村合作医疗参合情况公示", "noticeboard", False, 6, 20),
+    ("天德乡2016年秸秆禁烧工作实施方案", "wechat", True, 9, 12),
+    ("天德乡村级公益事业一事一议财政奖补项目公示", "wechat", False, 10, 9),
+    ("天德乡冬季安全生产大检查通知", "wechat", False, 11, 3),
+    ("天德乡2016年低保对象审批结果", "wechat", False, 11, 28),
+    ("天德乡关于做好冬季供暖保障工作的通知", "wechat", False, 12, 6),
+    ("天德乡2016年政务公开工作总结", "wechat", False, 12, 30),
+]
+
+
+async def seed_demo(settings: Settings) -> str:
+    """Create the demo organizations and history once; return a fresh token for tiande."""
+    county, _ = await Organization.get_or_create(code="shulan", defaults={"name": "舒兰市人民政府"})
+    township, created = await Organization.get_or_create(
+        code="tiande", defaults={"name": "天德乡人民政府", "parent": county}
+    )
+    if created:
+        records = [
+            (
+                ItemInput(
+                    org=township,
+                    title=title,
+                    body=f"{title}。详见附件。",
+                    category="工作动态",
+                    normative=normative,
+                    formed_on=_at(month, day).date(),
+                    channels=[channel],
+                    author="补录",
+                ),
+                _at(month, day),
+            )
+            for title, channel, normative, month, day in _SEED_2016
+        ]
+        late = _at(12, 28)
+        records.append(
+            (
+                ItemInput(
+                    org=township,
+                    title="天德乡村规民约管理办法",
+                    body="村规民约管理办法全文。",
+                    category="政策文件",
+                    normative=True,
+                    formed_on=late.date(),
+                    channels=["website"],
+                    author="补录",
+                ),
+                _at(1, 6, year=2017),
+            )
+        )
+        await publishing.import_published(records, max_body_bytes=settings.max_body_bytes)
+    return await create_token("demo", township)

@@ -1,0 +1,223 @@
+"""What staff and other systems can do with items, shared by the API, the CLI and the console.
+
+Each function validates first and stores nothing when it refuses (``InputError`` names the
+field and the limit), then changes the database through ``storage`` only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.content import UnsafeContent, render_body
+from bot.delivery import NEEDS_A_PERSON, State
+from bot.dispatcher import publishable, utcnow
+from channels.base import Channel, ChannelError
+from channels.registry import unavailable_reason
+from storage import items as item_store
+from storage import outbox
+from storage.items import ItemDraft, ItemStatus
+from storage.ledger import local_today
+from storage.models import Delivery, Item, Organization, Posting
+
+log = logging.getLogger("gongkai.publishing")
+
+
+class InputError(ValueError):
+    """A request that breaks a rule; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """The request is valid but the item's state does not allow it now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """An item as the API, the CLI or the console submits it (already type-checked)."""
+
+    org: Organization
+    title: str
+    body: str
+    summary: str = ""
+    category: str = ""
+    doc_number: str = ""
+    normative: bool = False
+    formed_on: dt.date | None = None
+    channels: Sequence[str] = ("website", "noticeboard")
+    publish_at: dt.datetime | None = None
+    author: str = ""
+
+
+def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDraft:
+    title = data.title.strip()
+    if not title:
+        raise InputError("title", "must not be empty")
+    size = len(data.body.encode("utf-8"))
+    if size > max_body_bytes:
+        raise InputError("body", f"is {size} bytes; the limit is {max_body_bytes} bytes")
+    try:
+        rendered = render_body(data.body)
+    except UnsafeContent as exc:
+        raise InputError("body", str(exc)) from exc
+    publish_at = data.publish_at or now
+    if publish_at.tzinfo is None:
+        raise InputError("publish_at", "must carry a time zone, e.g. 2026-01-05T09:00:00+08:00")
+    return ItemDraft(
+        organization=data.org,
+        title=title,
+        body_md=data.body,
+        body_html=rendered.html,
+        summary=data.summary.strip(),
+        category=data.category.strip(),
+        doc_number=data.doc_number.strip(),
+        normative=data.normative,
+        formed_on=data.formed_on,
+        publish_at=publish_at.astimezone(dt.UTC),
+        channels=list(dict.fromkeys(data.channels)),
+        author=data.author,
+    )
+
+
+def check_channels(names: Sequence[str], available: Mapping[str, Channel]) -> None:
+    if not names:
+        raise InputError("channels", "choose at least one channel")
+    for name in names:
+        reason = unavailable_reason(name, dict(available))
+        if reason:
+            raise InputError("channels", reason)
+
+
+async def queue(
+    data: ItemInput,
+    *,
+    channels: Mapping[str, Channel],
+    max_body_bytes: int,
+    now: dt.datetime | None = None,
+) -> Item:
+    """Validate and queue an item once; its deliveries are created with it."""
+    check_channels(data.channels, channels)
+    draft = _draft(data, max_body_bytes=max_body_bytes, now=now or utcnow())
+    return await item_store.queue_item(draft)
+
+
+async def import_published(
+    records: Sequence[tuple[ItemInput, dt.datetime]],
+    *,
+    max_body_bytes: int,
+) -> list[Item]:
+    """补录 historical items as already published; all records are checked before any is stored."""
+    drafts = []
+    for index, (data, published_at) in enumerate(records):
+        if published_at.tzinfo is None:
+            raise InputError(f"items.{index}.published_at", "must carry a time zone")
+        if not data.channels:
+            raise InputError(f"items.{index}.published_channels", "name at least one channel")
+        try:
+            drafts.append(
+                (_draft(data, max_body_bytes=max_body_bytes, now=published_at), published_at)
+            )
+        except InputError as exc:
+            raise InputError(f"items.{index}.{exc.field}", exc.message) from exc
+    return await item_store.import_items(drafts)
+
+
+async def retry(item: Item, *, channel: str | None = None) -> list[int]:
+    """Try again the item's failed or uncertain deliveries (or only the named channel's)."""
+    deliveries = await _deliveries(item, channel)
+    chosen = [d for d in deliveries if d.state in NEEDS_A_PERSON | {State.RETRY_WAIT}]
+    if not chosen:
+        raise Conflict("no delivery of this item is failed, uncertain or waiting to retry")
+    for delivery in chosen:
+        await outbox.retry(delivery.id, now=utcnow())
+    return [d.id for d in chosen]
+
+
+async def cancel(item: Item, *, reason: str = "cancelled by staff") -> list[int]:
+    """Stop every delivery that has not gone public yet; deliveries in flight stop before commit."""
+    if item.status != ItemStatus.ACTIVE:
+        raise Conflict(f"item is {item.status}")
+    await item_store.set_status(item, ItemStatus.CANCELLED)
+    stopped = []
+    for delivery in await _deliveries(item, None):
+        if delivery.state in outbox.CANCELLABLE:
+            await outbox.cancel(delivery.id, reason=reason)
+            stopped.append(delivery.id)
+    return stopped
+
+
+async def withdraw(item: Item, *, reason: str, channels: Mapping[str, Channel]) -> dict[str, str]:
+    """Take the item down wherever it went public, cancel the rest, and say what happened."""
+    if not reason.strip():
+        raise InputError("reason", "say why the item is withdrawn")
+    if item.status == ItemStatus.CANCELLED:
+        raise Conflict("item is cancelled")
+    await item_store.set_status(item, ItemStatus.WITHDRAWN)
+    notes: dict[str, str] = {}
+    for delivery in await _deliveries(item, None):
+        if delivery.state == State.PUBLISHED:
+            notes[delivery.channel] = await _withdraw_one(delivery, reason, channels)
+        elif delivery.state in outbox.CANCELLABLE:
+            await outbox.cancel(delivery.id, reason=f"withdrawn: {reason}")
+            notes[delivery.channel] = "未发布，已取消"
+    return notes
+
+
+async def _withdraw_one(delivery: Delivery, reason: str, channels: Mapping[str, Channel]) -> str:
+    channel = channels.get(delivery.channel)
+    lines = [f"撤回原因：{reason}"]
+    if channel is None:
+        lines.append(f"未能撤下：{delivery.channel} 渠道当前未配置，请人工处理。")
+    else:
+        try:
+            result = await channel.withdraw(publishable(delivery))
+            lines += [f"已撤下：{text}" for text in result.undone]
+            lines += [f"未能撤下：{text}" for text in result.not_undone]
+        except ChannelError as error:
+            lines.append(f"未能撤下：{error.message}")
+    note = "\n".join(lines)
+    await outbox.mark_withdrawn(delivery.id, now=utcnow(), note=note)
+    return note
+
+
+async def confirm_posting(
+    delivery: Delivery,
+    *,
+    location: str,
+    posted_by: str,
+    posted_on: dt.date | None,
+    period_days: int,
+) -> Posting:
+    """Record that the printed notice is on the board; it now counts as published."""
+    if delivery.channel != "noticeboard":
+        raise InputError("delivery", "only notice-board deliveries are confirmed by posting")
+    if delivery.state != State.ACCEPTED:
+        raise Conflict(f"delivery is {delivery.state}, not waiting for posting")
+    for field, value in (("location", location), ("posted_by", posted_by)):
+        if not value.strip():
+            raise InputError(field, "must not be empty")
+    return await outbox.confirm_posting(
+        delivery.id,
+        location=location.strip(),
+        posted_by=posted_by.strip(),
+        posted_on=posted_on or local_today(),
+        period_days=period_days,
+        now=utcnow(),
+    )
+
+
+async def _deliveries(item: Item, channel: str | None) -> list[Delivery]:
+    query = Delivery.filter(item_id=item.id).prefetch_related("item__organization")
+    if channel:
+        query = query.filter(channel=channel)
+    return list(await query.order_by("id"))

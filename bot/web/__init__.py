@@ -1,0 +1,72 @@
+"""The ASGI app: the API, health, and (embedded mode) the static site at /site/."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from bot.app import open_runtime
+from bot.settings import Settings
+from bot.web.api import router as api_router
+from bot.web.health import router as health_router
+
+__all__ = ["create_app"]
+log = logging.getLogger("gongkai.web")
+
+_DB_DOWN = (DBConnectionError, OperationalError, ConnectionError, OSError)
+
+
+def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
+    """Build the app; its lifespan opens the runtime (and the worker, if asked)."""
+    settings.ensure_dirs()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_runtime(settings, run_worker=run_worker) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    app = FastAPI(title="Gongkai 公开", version="0.1.0", lifespan=lifespan)
+    app.include_router(api_router)
+    app.include_router(health_router)
+    if not settings.cms_url:
+        app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
+
+    @app.exception_handler(DBConnectionError)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(OSError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return JSONResponse(
+            {"detail": "database unavailable; nothing was changed"},
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(_HOME)
+
+    return app
+
+
+_HOME = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>公开 Gongkai</title>
+<style>body{font-family:sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;
+line-height:1.7;color:#1a1a1a}a{color:#0b57d0}</style></head><body>
+<h1>公开 · 政务公开发布服务</h1>
+<p>一次录入，同时发布到政府网站、政务微信和公开栏，并据实生成年度报告。</p>
+<ul><li><a href="/site/">政府信息公开栏目（网站）</a></li>
+<li><a href="/docs">接口文档（API）</a></li><li><a href="/healthz">运行状态</a></li></ul>
+</body></html>"""

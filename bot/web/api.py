@@ -1,0 +1,259 @@
+"""The HTTP API under /api/v1. Every route checks the caller and the organization."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import FileResponse
+
+from bot import publishing
+from bot.publishing import Conflict, InputError, ItemInput
+from bot.report import channel_section
+from bot.web.deps import Principal, PrincipalDep, RuntimeDep, field_error, org_for
+from bot.web.schemas import (
+    ChannelReportOut,
+    ImportIn,
+    ItemIn,
+    ItemOut,
+    ItemPage,
+    OrgIn,
+    OrgOut,
+    PostedIn,
+    RetryIn,
+    WithdrawIn,
+)
+from bot.web.views import load_item_out, org_out
+from storage.ledger import BUSINESS_TZ
+from storage.models import Delivery, Item, Organization
+
+router = APIRouter(prefix="/api/v1")
+
+
+async def _item(principal: Principal, item_id: int) -> Item:
+    item = await Item.get_or_none(id=item_id).prefetch_related("organization")
+    if item is None or not principal.may_access(item.organization_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
+    return item
+
+
+def _as_http(exc: Exception) -> HTTPException:
+    if isinstance(exc, InputError):
+        return field_error(exc.field, exc.message)
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
+
+
+def _input(data: ItemIn, org: Organization, author: str) -> ItemInput:
+    return ItemInput(
+        org=org,
+        title=data.title,
+        body=data.body,
+        summary=data.summary,
+        category=data.category,
+        doc_number=data.doc_number,
+        normative=data.normative,
+        formed_on=data.formed_on,
+        channels=list(data.channels),
+        publish_at=data.publish_at,
+        author=author,
+    )
+
+
+@router.post("/orgs", status_code=201)
+async def create_org(data: OrgIn, principal: PrincipalDep) -> OrgOut:
+    """Create an organization; only a platform administrator's token may."""
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator token may do this")
+    parent = await org_for(principal, data.parent, field="parent") if data.parent else None
+    if await Organization.exists(code=data.code):
+        raise field_error("code", f"organization {data.code!r} already exists")
+    org = await Organization.create(
+        code=data.code, name=data.name, parent=parent, area_word=data.area_word
+    )
+    return await org_out(org)
+
+
+@router.get("/orgs")
+async def list_orgs(principal: PrincipalDep) -> list[OrgOut]:
+    query = Organization.all().order_by("code")
+    if principal.org_ids is not None:
+        query = query.filter(id__in=sorted(principal.org_ids))
+    return [await org_out(org) for org in await query]
+
+
+@router.post("/items", status_code=201)
+async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep) -> ItemOut:
+    """Queue an item once; it is delivered on every chosen channel."""
+    org = await org_for(principal, data.org)
+    try:
+        item = await publishing.queue(
+            _input(data, org, principal.name),
+            channels=runtime.channels,
+            max_body_bytes=runtime.settings.max_body_bytes,
+        )
+    except InputError as exc:
+        raise _as_http(exc) from exc
+    item.organization = org
+    return await load_item_out(item)
+
+
+@router.get("/items")
+async def list_items(
+    principal: PrincipalDep,
+    org: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    channel: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ItemPage:
+    """Items newest first, filtered by organization, status, channel or publish date."""
+    query = Item.all().prefetch_related("organization").order_by("-publish_at", "-id")
+    if principal.org_ids is not None:
+        query = query.filter(organization_id__in=sorted(principal.org_ids))
+    if org:
+        query = query.filter(organization_id=(await org_for(principal, org)).id)
+    if status_:
+        query = query.filter(status=status_)
+    if channel:
+        query = query.filter(deliveries__channel=channel).distinct()
+    if since:
+        query = query.filter(publish_at__gte=_start_of(since))
+    if until:
+        query = query.filter(publish_at__lt=_start_of(until + dt.timedelta(days=1)))
+    total = await query.count()
+    page = await query.offset(offset).limit(limit)
+    return ItemPage(total=total, items=[await load_item_out(i, with_log=False) for i in page])
+
+
+def _start_of(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), BUSINESS_TZ)
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: int, principal: PrincipalDep) -> ItemOut:
+    """The item with each delivery's state, attempts, URL, last error and attempt log."""
+    return await load_item_out(await _item(principal, item_id))
+
+
+@router.post("/items/{item_id}/retry")
+async def retry_item(item_id: int, principal: PrincipalDep, data: RetryIn | None = None) -> ItemOut:
+    item = await _item(principal, item_id)
+    try:
+        await publishing.retry(item, channel=data.channel if data else None)
+    except Conflict as exc:
+        raise _as_http(exc) from exc
+    return await load_item_out(item)
+
+
+@router.post("/items/{item_id}/cancel")
+async def cancel_item(item_id: int, principal: PrincipalDep) -> ItemOut:
+    item = await _item(principal, item_id)
+    try:
+        await publishing.cancel(item)
+    except Conflict as exc:
+        raise _as_http(exc) from exc
+    return await load_item_out(item)
+
+
+@router.post("/items/{item_id}/withdraw")
+async def withdraw_item(
+    item_id: int, data: WithdrawIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> ItemOut:
+    item = await _item(principal, item_id)
+    try:
+        await publishing.withdraw(item, reason=data.reason, channels=runtime.channels)
+    except (Conflict, InputError) as exc:
+        raise _as_http(exc) from exc
+    return await load_item_out(item)
+
+
+async def _delivery(principal: Principal, delivery_id: int) -> Delivery:
+    delivery = await Delivery.get_or_none(id=delivery_id).prefetch_related("item__organization")
+    if delivery is None or not principal.may_access(delivery.item.organization_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} not found")
+    return delivery
+
+
+@router.post("/deliveries/{delivery_id}/posted")
+async def confirm_posted(
+    delivery_id: int, data: PostedIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> ItemOut:
+    """Staff confirm the printed notice is on the board: who, where and when."""
+    delivery = await _delivery(principal, delivery_id)
+    try:
+        await publishing.confirm_posting(
+            delivery,
+            location=data.location,
+            posted_by=data.posted_by,
+            posted_on=data.posted_on,
+            period_days=data.period_days or runtime.settings.posting_period_days,
+        )
+    except (Conflict, InputError) as exc:
+        raise _as_http(exc) from exc
+    return await load_item_out(delivery.item)
+
+
+@router.get("/deliveries/{delivery_id}/pdf")
+async def notice_pdf(
+    delivery_id: int, principal: PrincipalDep, runtime: RuntimeDep
+) -> FileResponse:
+    """The print-ready notice PDF of a notice-board delivery."""
+    delivery = await _delivery(principal, delivery_id)
+    path = runtime.settings.print_queue_dir / (delivery.external_id or "")
+    if delivery.channel != "noticeboard" or not delivery.external_id or not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no PDF in the print queue")
+    return FileResponse(
+        path, media_type="application/pdf", filename=f"notice-{delivery.item.id}.pdf"
+    )
+
+
+@router.post("/imports", status_code=201)
+async def import_items(
+    data: ImportIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> list[ItemOut]:
+    """补录 historical items as published on the given channels and dates, all or none."""
+    records = []
+    for index, entry in enumerate(data.items):
+        org = await org_for(principal, entry.org, field=f"items.{index}.org")
+        base = ItemIn.model_validate(
+            entry.model_dump(exclude={"published_at", "published_channels"})
+        )
+        record = replace(_input(base, org, principal.name), channels=list(entry.published_channels))
+        records.append((record, entry.published_at))
+    try:
+        items = await publishing.import_published(
+            records, max_body_bytes=runtime.settings.max_body_bytes
+        )
+    except InputError as exc:
+        raise _as_http(exc) from exc
+    return [
+        await load_item_out(
+            await Item.get(id=i.id).prefetch_related("organization"), with_log=False
+        )
+        for i in items
+    ]
+
+
+@router.get("/reports/{org}/{year}/channels")
+async def channel_report(org: str, year: int, principal: PrincipalDep) -> ChannelReportOut:
+    """Section 二 tallies for one organization and year, and the two rendered paragraphs."""
+    if not 2000 <= year <= 2100:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["path", "year"], "msg": "year must be 2000..2100", "type": "value_error"}],
+        )
+    organization = await Organization.get_or_none(code=org)
+    if organization is None or not principal.may_access(organization.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"organization {org!r} not found")
+    section = await channel_section(organization, year)
+    return ChannelReportOut(
+        org=org,
+        year=year,
+        normative_issued=section.normative_issued,
+        paragraphs=[section.active_paragraph, section.channel_paragraph],
+        **section.tally.as_dict(),
+    )

@@ -1,0 +1,151 @@
+"""The JSON shapes of the HTTP API. Field names here are a contract with other systems."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+ChannelName = Literal["website", "noticeboard", "wechat"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OrgCode = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$"
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemIn(_Strict):
+    org: OrgCode
+    title: Title
+    body: str = Field(min_length=1)
+    summary: str = Field(default="", max_length=500)
+    category: str = Field(default="", max_length=50)
+    doc_number: str = Field(default="", max_length=100)
+    normative: bool = False
+    formed_on: dt.date | None = None
+    channels: list[ChannelName] = Field(
+        default=["website", "noticeboard"], min_length=1, max_length=3
+    )
+    publish_at: AwareDatetime | None = None
+
+
+class ImportItemIn(ItemIn):
+    channels: list[ChannelName] = Field(default=[], max_length=0)  # use published_channels
+    published_at: AwareDatetime
+    published_channels: list[ChannelName] = Field(min_length=1, max_length=3)
+
+
+class ImportIn(_Strict):
+    items: list[ImportItemIn] = Field(min_length=1, max_length=5000)
+
+
+class OrgIn(_Strict):
+    code: OrgCode
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    parent: OrgCode | None = None
+    area_word: str = Field(default="", max_length=16)
+
+
+class OrgOut(BaseModel):
+    code: str
+    name: str
+    parent: str | None
+    area_word: str
+
+
+class RetryIn(_Strict):
+    channel: ChannelName | None = None
+
+
+class WithdrawIn(_Strict):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class PostedIn(_Strict):
+    location: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    posted_by: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    posted_on: dt.date | None = None
+    period_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class AttemptOut(BaseModel):
+    number: int
+    step: str
+    outcome: str
+    error_code: str | None
+    error_message: str | None
+    started_at: dt.datetime
+    duration_ms: int
+
+
+class PostingOut(BaseModel):
+    location: str
+    posted_by: str
+    posted_on: dt.date
+    period_days: int
+    take_down_on: dt.date
+    removal_requested_at: dt.datetime | None
+    removed_at: dt.datetime | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    channel: str
+    state: str
+    attempts: int
+    url: str | None
+    last_error: str | None
+    last_error_code: str | None
+    external_id: str | None
+    next_attempt_at: dt.datetime | None
+    published_at: dt.datetime | None
+    withdraw_note: str | None
+    posting: PostingOut | None = None
+    attempt_log: list[AttemptOut] = []
+
+
+class ItemOut(BaseModel):
+    id: int
+    org: str
+    index_no: str
+    revision: int
+    title: str
+    summary: str
+    category: str
+    doc_number: str
+    normative: bool
+    formed_on: dt.date | None
+    publish_at: dt.datetime
+    channels: list[str]
+    status: str
+    progress: str
+    imported: bool
+    author: str
+    created_at: dt.datetime
+    deliveries: list[DeliveryOut]
+
+
+class ItemPage(BaseModel):
+    total: int
+    items: list[ItemOut]
+
+
+class ChannelReportOut(BaseModel):
+    org: str
+    year: int
+    total: int
+    normative: int
+    normative_issued: int
+    website: int
+    wechat: int
+    other: int
+    paragraphs: list[str]

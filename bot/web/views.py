@@ -1,0 +1,98 @@
+"""Turning stored rows into API responses."""
+
+from __future__ import annotations
+
+from bot.delivery import NEEDS_A_PERSON, State
+from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut
+from storage.models import Delivery, Item, Organization, Posting
+
+
+def progress(states: list[str]) -> str:
+    """One word for where an item's deliveries stand, for lists and dashboards."""
+    if not states:
+        return "empty"
+    if any(s in NEEDS_A_PERSON for s in states):
+        return "needs_attention"
+    if all(s == State.CANCELLED for s in states):
+        return "cancelled"
+    if all(s in (State.PUBLISHED, State.WITHDRAWN, State.CANCELLED) for s in states):
+        return "withdrawn" if State.WITHDRAWN in states else "published"
+    if any(s == State.ACCEPTED for s in states):
+        return "awaiting_confirmation"
+    return "publishing"
+
+
+def posting_out(posting: Posting | None) -> PostingOut | None:
+    if posting is None:
+        return None
+    return PostingOut.model_validate(posting, from_attributes=True)
+
+
+def delivery_out(delivery: Delivery, *, posting: Posting | None, with_log: bool) -> DeliveryOut:
+    log = []
+    if with_log:
+        log = [
+            AttemptOut.model_validate(a, from_attributes=True)
+            for a in sorted(delivery.attempt_log, key=lambda a: a.id)
+        ]
+    return DeliveryOut(
+        id=delivery.id,
+        channel=delivery.channel,
+        state=delivery.state,
+        attempts=delivery.attempts,
+        url=delivery.url,
+        last_error=delivery.last_error,
+        last_error_code=delivery.last_error_code,
+        external_id=delivery.external_id,
+        next_attempt_at=delivery.next_attempt_at,
+        published_at=delivery.published_at,
+        withdraw_note=delivery.withdraw_note,
+        posting=posting_out(posting),
+        attempt_log=log,
+    )
+
+
+def item_out(item: Item, deliveries: list[DeliveryOut]) -> ItemOut:
+    return ItemOut(
+        id=item.id,
+        org=item.organization.code,
+        index_no=item.index_no,
+        revision=item.revision,
+        title=item.title,
+        summary=item.summary,
+        category=item.category,
+        doc_number=item.doc_number,
+        normative=item.normative,
+        formed_on=item.formed_on,
+        publish_at=item.publish_at,
+        channels=list(item.channels),
+        status=item.status,
+        progress=progress([d.state for d in deliveries]),
+        imported=item.imported,
+        author=item.author,
+        created_at=item.created_at,
+        deliveries=deliveries,
+    )
+
+
+async def load_item_out(item: Item, *, with_log: bool = True) -> ItemOut:
+    """The item with every delivery, its posting and (optionally) its attempt log."""
+    query = Delivery.filter(item_id=item.id).order_by("id")
+    if with_log:
+        query = query.prefetch_related("attempt_log")
+    deliveries = list(await query)
+    postings = {
+        p.delivery_id: p for p in await Posting.filter(delivery_id__in=[d.id for d in deliveries])
+    }
+    out = [delivery_out(d, posting=postings.get(d.id), with_log=with_log) for d in deliveries]
+    return item_out(item, out)
+
+
+async def org_out(org: Organization) -> OrgOut:
+    parent = await Organization.get_or_none(id=org.parent_id) if org.parent_id else None
+    return OrgOut(
+        code=org.code,
+        name=org.name,
+        parent=parent.code if parent else None,
+        area_word=org.area_word,
+    )

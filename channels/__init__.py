@@ -1,0 +1,1 @@
+"""Channels behind one contract (``channels.base``); only this package imports wechatpy."""

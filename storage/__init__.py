@@ -1,0 +1,1 @@
+"""Persistence: models, migrations, the outbox (sole writer of deliveries) and the ledger."""

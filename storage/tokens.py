@@ -1,0 +1,47 @@
+"""API bearer tokens: made by the CLI, shown once, stored only as a SHA-256 digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from storage.models import ApiToken, Organization
+
+TOKEN_PREFIX = "gk_"  # noqa: S105 (a public prefix, not a secret)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+async def create_token(name: str, organization: Organization | None) -> str:
+    """Store a new token for ``organization`` (None: every organization) and return it."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await ApiToken.create(name=name, token_hash=_digest(token), organization=organization)
+    return token
+
+
+async def find_token(token: str) -> ApiToken | None:
+    """The live token record for a presented token, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return await ApiToken.get_or_none(token_hash=_digest(token), revoked_at=None)
+
+
+async def revoke_token(token_id: int) -> bool:
+    changed = await ApiToken.filter(id=token_id, revoked_at=None).update(
+        revoked_at=dt.datetime.now(dt.UTC)
+    )
+    return changed == 1
+
+
+async def descendant_ids(organization_id: int) -> set[int]:
+    """The organization and every organization under it (a county and its townships)."""
+    found = {organization_id}
+    frontier = [organization_id]
+    while frontier:
+        rows = await Organization.filter(parent_id__in=frontier).values("id")
+        frontier = [int(row["id"]) for row in rows if row["id"] not in found]
+        found.update(frontier)
+    return found
