@@ -129,6 +129,7 @@ class NoticeBoard:
             await _run_io(_write_json, sidecar_path, sidecar)
         if not await _run_io(queued.exists):
             sidecar = await self._enqueue(pub, staged, queued, sidecar, sidecar_path)
+        await _run_io(staged.unlink, missing_ok=True)  # left by a prepare repeated after commit
         if self.printer_argv and not sidecar.get("printed_at"):
             await self._print(queued)
             sidecar = {**sidecar, "printed_at": _now(), "printer": shlex.join(self.printer_argv)}

@@ -39,6 +39,7 @@ TOP, BOTTOM, LEFT, RIGHT = 37 * mm, 35 * mm, 28 * mm, 26 * mm
 EM = 16.0  # body size: 三号 (16 pt)
 RED = colors.HexColor("#C00000")
 GREY = colors.HexColor("#555555")
+LABEL_BG = colors.HexColor("#F2F2F2")
 
 _RENDER_LOCK = threading.Lock()  # reportlab's font registry and doc state are process-global
 _FONTS: dict[Path, str] = {}
@@ -201,7 +202,7 @@ def html_to_blocks(body_html: str) -> list[_Block]:
     return parser.blocks
 
 
-def _text(text: str) -> str:
+def _literal(text: str) -> str:
     """Returns user text as reportlab markup that renders literally."""
     return escape(_CONTROL.sub("", text))
 
@@ -281,14 +282,17 @@ def _meta_table(pub: Publishable, styles: dict[str, ParagraphStyle]) -> Table:
     if pub.formed_on is not None:
         pairs.append(("成文日期", cn_date(pub.formed_on)))
     pairs.append(("发布日期", cn_date(pub.publish_date)))
-    cells = [[Paragraph(k, styles["meta"]), Paragraph(_text(v), styles["meta"])] for k, v in pairs]
+    cells = [
+        [Paragraph(k, styles["meta"]), Paragraph(_literal(v), styles["meta"])] for k, v in pairs
+    ]
     rows: list[list[Any]] = [[*cells[i], *cells[i + 1]] for i in range(0, len(cells) - 1, 2)]
     if len(cells) % 2:  # an odd number of fields: the last value spans the row
         rows.append([*cells[-1], "", ""])
     commands: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.5, GREY),
         ("FONT", (0, 0), (-1, -1), styles["meta"].fontName, 10.5),
-        *[("BACKGROUND", (c, 0), (c, -1), colors.HexColor("#F2F2F2")) for c in (0, 2)],
+        ("BACKGROUND", (0, 0), (0, -1), LABEL_BG),
+        ("BACKGROUND", (2, 0), (2, len(cells) // 2 - 1), LABEL_BG),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
     ]
     if len(cells) % 2:
@@ -299,15 +303,15 @@ def _meta_table(pub: Publishable, styles: dict[str, ParagraphStyle]) -> Table:
 def _story(pub: Publishable, styles: dict[str, ParagraphStyle]) -> list[Flowable]:
     sign_date = pub.formed_on or pub.publish_date
     story: list[Flowable] = [
-        Paragraph(_text(pub.org_name), styles["org"]),
+        Paragraph(_literal(pub.org_name), styles["org"]),
         HRFlowable(width="100%", thickness=2, color=RED, spaceBefore=6, spaceAfter=10),
-        Paragraph(_text(pub.title), styles["title"]),
+        Paragraph(_literal(pub.title), styles["title"]),
         _meta_table(pub, styles),
         Spacer(1, 16),
     ]
     story += [_block_flowable(block, styles) for block in html_to_blocks(pub.body_html)]
     signature = [
-        Paragraph(_text(pub.org_name), styles["sign"]),
+        Paragraph(_literal(pub.org_name), styles["sign"]),
         Paragraph(cn_date(sign_date), styles["sign"]),
     ]
     return [*story, Spacer(1, 2 * EM), KeepTogether(signature)]

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from tortoise import Tortoise, connections
+from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.migrations.api import migrate
 
@@ -15,21 +15,18 @@ MIGRATIONS_MODULE = "storage.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached; callers answer 503 and write nothing."""
-
-
 def tortoise_config(url: str) -> dict[str, Any]:
     """The Tortoise config dict for ``url`` (``sqlite://PATH`` or ``postgres://...``)."""
     if url.startswith("sqlite://") and "busy_timeout" not in url:
         # Several processes (web, workers) share one SQLite file: wait, don't fail, on a lock.
         url += ("&" if "?" in url else "?") + f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}"
+    name = connection_name(url)
     return {
-        "connections": {"default": url},
+        "connections": {name: url},
         "apps": {
             "models": {
                 "models": [MODELS_MODULE],
-                "default_connection": "default",
+                "default_connection": name,
                 "migrations": MIGRATIONS_MODULE,
             }
         },
@@ -52,8 +49,15 @@ async def close_database() -> None:
     await Tortoise.close_connections()
 
 
+def connection_name(url: str) -> str:
+    """One connection name per dialect: Tortoise caches SQL text per connection name."""
+    return "postgres" if url.startswith("postgres") else "sqlite"
+
+
 def connection() -> BaseDBAsyncClient:
-    conn: BaseDBAsyncClient = connections.get("default")
+    from storage.models import Organization
+
+    conn: BaseDBAsyncClient = Organization._meta.db
     return conn
 
 

@@ -273,6 +273,11 @@ async def expired_leases(now: dt.datetime) -> list[Delivery]:
     return await Delivery.filter(state=State.SENDING, lease_expires_at__lt=now)
 
 
+async def count_due(before: dt.datetime) -> int:
+    """Deliveries that a worker may claim at or before ``before``."""
+    return await Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lte=before).count()
+
+
 async def count_overdue(now: dt.datetime, *, grace_seconds: float) -> int:
     """Gauge: deliveries due for longer than ``grace_seconds`` that nobody claimed."""
     cutoff = now - dt.timedelta(seconds=grace_seconds)

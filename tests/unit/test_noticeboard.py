@@ -131,8 +131,8 @@ class TestRender:
             "一、公开内容",
             "《中华人民共和国政府信息公开条例》",
             "“财政预算”有关事项公告如下——请周知。",
-            "财政预决算信息&三公经费；",
-            "重大建设项目批准和实施情况<i>；",
+            "1.财政预决算信息&三公经费；",
+            "2.重大建设项目批准和实施情况<i>；",
             _squeeze(LONG),
         ):
             assert expected in text
@@ -152,6 +152,13 @@ class TestRender:
         assert "成文日期" not in text
         assert "文号" not in text
         assert "某某县某某镇人民政府2024年5月6日" in text
+
+    def test_odd_metadata_field_count_renders(self, tmp_path: Path) -> None:
+        """With three metadata fields the table still shows each label and value."""
+        text = _text(_write(tmp_path, _pub(doc_number="")))
+        for pair in ("索引号11330100-2024-000123", "成文日期2024年5月1日", "发布日期2024年5月6日"):
+            assert pair in text
+        assert "文号" not in text
 
     def test_long_body_gets_page_numbers(self, tmp_path: Path) -> None:
         """A multi-page notice shows 索引号 and page x/y in every footer."""
