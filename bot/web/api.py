@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -16,6 +15,7 @@ from bot.web.deps import Principal, PrincipalDep, RuntimeDep, field_error, org_f
 from bot.web.schemas import (
     ChannelReportOut,
     ImportIn,
+    ItemFields,
     ItemIn,
     ItemOut,
     ItemPage,
@@ -45,7 +45,14 @@ def _as_http(exc: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
-def _input(data: ItemIn, org: Organization, author: str) -> ItemInput:
+def _input(
+    data: ItemFields,
+    org: Organization,
+    author: str,
+    *,
+    channels: list[str],
+    publish_at: dt.datetime | None,
+) -> ItemInput:
     return ItemInput(
         org=org,
         title=data.title,
@@ -55,8 +62,8 @@ def _input(data: ItemIn, org: Organization, author: str) -> ItemInput:
         doc_number=data.doc_number,
         normative=data.normative,
         formed_on=data.formed_on,
-        channels=list(data.channels),
-        publish_at=data.publish_at,
+        channels=channels,
+        publish_at=publish_at,
         author=author,
     )
 
@@ -89,7 +96,9 @@ async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep)
     org = await org_for(principal, data.org)
     try:
         item = await publishing.queue(
-            _input(data, org, principal.name),
+            _input(
+                data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
+            ),
             channels=runtime.channels,
             max_body_bytes=runtime.settings.max_body_bytes,
         )
@@ -219,10 +228,13 @@ async def import_items(
     records = []
     for index, entry in enumerate(data.items):
         org = await org_for(principal, entry.org, field=f"items.{index}.org")
-        base = ItemIn.model_validate(
-            entry.model_dump(exclude={"published_at", "published_channels"})
+        record = _input(
+            entry,
+            org,
+            principal.name,
+            channels=list(entry.published_channels),
+            publish_at=entry.published_at,
         )
-        record = replace(_input(base, org, principal.name), channels=list(entry.published_channels))
         records.append((record, entry.published_at))
     try:
         items = await publishing.import_published(

@@ -21,7 +21,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ItemIn(_Strict):
+class ItemFields(_Strict):
     org: OrgCode
     title: Title
     body: str = Field(min_length=1)
@@ -30,14 +30,16 @@ class ItemIn(_Strict):
     doc_number: str = Field(default="", max_length=100)
     normative: bool = False
     formed_on: dt.date | None = None
+
+
+class ItemIn(ItemFields):
     channels: list[ChannelName] = Field(
         default=["website", "noticeboard"], min_length=1, max_length=3
     )
     publish_at: AwareDatetime | None = None
 
 
-class ImportItemIn(ItemIn):
-    channels: list[ChannelName] = Field(default=[], max_length=0)  # use published_channels
+class ImportItemIn(ItemFields):
     published_at: AwareDatetime
     published_channels: list[ChannelName] = Field(min_length=1, max_length=3)
 

@@ -16,8 +16,13 @@ from channels.base import ChannelError, Committed, Publishable, Withdrawal
 class ScriptedChannel:
     name: ClassVar[str] = "website"
 
-    def __init__(self, *, commit_repeatable: bool = True, needs_confirmation: bool = False,
-                 polls_confirmation: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        commit_repeatable: bool = True,
+        needs_confirmation: bool = False,
+        polls_confirmation: bool = False,
+    ) -> None:
         self.commit_repeatable = commit_repeatable
         self.polls_confirmation = polls_confirmation
         self.needs_confirmation = needs_confirmation
@@ -48,9 +53,11 @@ class ScriptedChannel:
         if self.failures:
             raise self.failures.pop(0)
         self.published[pub.idempotency_key] = self.published.get(pub.idempotency_key, 0) + 1
-        return Committed(external_id=f"ext-{pub.delivery_id}",
-                         url=f"http://example.test/{pub.delivery_id}",
-                         needs_confirmation=self.needs_confirmation)
+        return Committed(
+            external_id=f"ext-{pub.delivery_id}",
+            url=f"http://example.test/{pub.delivery_id}",
+            needs_confirmation=self.needs_confirmation,
+        )
 
     async def poll(self, pub: Publishable) -> Committed | None:
         self.calls.append(("poll", pub.delivery_id))

@@ -25,11 +25,14 @@ class TestQueueing:
         """An item queued for two channels has two pending deliveries with distinct keys."""
         org = await make_org()
         channel = ScriptedChannel()
-        item = await queue(org, {"website": channel, "noticeboard": channel},
-                           chosen=("website", "noticeboard"))
+        item = await queue(
+            org, {"website": channel, "noticeboard": channel}, chosen=("website", "noticeboard")
+        )
         deliveries = await Delivery.filter(item_id=item.id)
         assert {d.channel: d.state for d in deliveries} == {
-            "website": "pending", "noticeboard": "pending"}
+            "website": "pending",
+            "noticeboard": "pending",
+        }
         assert len({d.idempotency_key for d in deliveries}) == 2
         assert all(len(d.idempotency_key) <= 32 for d in deliveries)
 
@@ -42,7 +45,11 @@ class TestQueueing:
         third = await queue(other, ch, publish_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
         fourth = await queue(org, ch, publish_at=dt.datetime(2027, 1, 2, tzinfo=dt.UTC))
         assert [first.index_no, second.index_no, third.index_no, fourth.index_no] == [
-            "tiande/2026-00001", "tiande/2026-00002", "lianhe/2026-00001", "tiande/2027-00001"]
+            "tiande/2026-00001",
+            "tiande/2026-00002",
+            "lianhe/2026-00001",
+            "tiande/2027-00001",
+        ]
 
     async def test_future_items_wait_for_their_time(self) -> None:
         """A delivery is not claimed before the item's publish_at."""
@@ -66,8 +73,7 @@ class TestDispatch:
         assert delivery.url == f"http://example.test/{delivery.id}"
         assert await Publication.filter(delivery_id=delivery.id).count() == 1
         steps = await DeliveryAttempt.filter(delivery_id=delivery.id).order_by("id")
-        assert [(a.step, a.outcome) for a in steps] == [("prepare", "ok"),
-                                                       ("commit", "committed")]
+        assert [(a.step, a.outcome) for a in steps] == [("prepare", "ok"), ("commit", "committed")]
 
     async def test_temporary_errors_back_off_then_succeed(self) -> None:
         """Two 503s are retried with backoff and the third attempt publishes."""
@@ -79,10 +85,16 @@ class TestDispatch:
         delivery = await Delivery.get(item_id=item.id)
         assert delivery.state == State.PUBLISHED
         assert delivery.attempts == 3
-        outcomes = await DeliveryAttempt.filter(delivery_id=delivery.id, step="commit") \
-            .order_by("id").values_list("outcome", "error_code")
-        assert outcomes == [("temporary", "http_503"), ("temporary", "http_503"),
-                            ("committed", None)]
+        outcomes = (
+            await DeliveryAttempt.filter(delivery_id=delivery.id, step="commit")
+            .order_by("id")
+            .values_list("outcome", "error_code")
+        )
+        assert outcomes == [
+            ("temporary", "http_503"),
+            ("temporary", "http_503"),
+            ("committed", None),
+        ]
 
     async def test_temporary_errors_give_up_after_the_limit(self) -> None:
         """With max_attempts=3, three temporary errors leave the delivery failed with reason."""
@@ -129,8 +141,9 @@ class TestDispatch:
         org = await make_org()
         web, board = ScriptedChannel(), ScriptedChannel()
         web.failures = [PermanentError("rejected")]
-        item = await queue(org, {"website": web, "noticeboard": board},
-                           chosen=("website", "noticeboard"))
+        item = await queue(
+            org, {"website": web, "noticeboard": board}, chosen=("website", "noticeboard")
+        )
         await dispatcher({"website": web, "noticeboard": board}).run_until_idle()
         assert await states(item) == {"website": "failed", "noticeboard": "published"}
 
@@ -184,9 +197,9 @@ class TestConcurrency:
         for n in range(30):
             await queue(org, {"website": ch}, title=f"通知{n}")
         now = dt.datetime.now(dt.UTC)
-        claims = await asyncio.gather(*[
-            outbox.claim(worker=f"w{n}", now=now, lease_seconds=60, limit=20) for n in range(3)
-        ])
+        claims = await asyncio.gather(
+            *[outbox.claim(worker=f"w{n}", now=now, lease_seconds=60, limit=20) for n in range(3)]
+        )
         claimed = [i for c in claims for i in c.delivery_ids]
         assert len(claimed) == len(set(claimed)) == 30
 
@@ -202,8 +215,7 @@ class TestConcurrency:
         second = await outbox.claim(worker="new", now=later, lease_seconds=60, limit=1)
         assert second.delivery_ids == first.delivery_ids
         with pytest.raises(outbox.TransitionRefused):
-            await outbox.save_prepared(first.delivery_ids[0], lease_token=first.token,
-                                       prepared={})
+            await outbox.save_prepared(first.delivery_ids[0], lease_token=first.token, prepared={})
 
 
 class TestLeases:
@@ -269,8 +281,9 @@ class TestStaffActions:
         """A cancelled item's deliveries are cancelled and never reach the channel."""
         org = await make_org()
         ch = ScriptedChannel()
-        item = await queue(org, {"website": ch, "noticeboard": ch},
-                           chosen=("website", "noticeboard"))
+        item = await queue(
+            org, {"website": ch, "noticeboard": ch}, chosen=("website", "noticeboard")
+        )
         await publishing.cancel(item)
         await dispatcher({"website": ch, "noticeboard": ch}).run_until_idle()
         assert await states(item) == {"website": "cancelled", "noticeboard": "cancelled"}
@@ -289,7 +302,8 @@ class TestStaffActions:
         assert delivery.state == State.WITHDRAWN
         assert notes["website"] == delivery.withdraw_note
         assert delivery.withdraw_note == (
-            "撤回原因：信息有误\n已撤下：页面已删除\n未能撤下：转载无法撤回")
+            "撤回原因：信息有误\n已撤下：页面已删除\n未能撤下：转载无法撤回"
+        )
         # Withdrawn items were still published that year: the ledger keeps them.
         tally = await channel_tally(org.id, dt.datetime.now(dt.UTC).year)
         assert tally.website in (0, 1)

@@ -18,8 +18,9 @@ from bot.delivery import (
     predecessors,
 )
 
-POLICY = RetryPolicy(max_attempts=4, base_seconds=10, cap_seconds=60,
-                     configuration_pause_seconds=900)
+POLICY = RetryPolicy(
+    max_attempts=4, base_seconds=10, cap_seconds=60, configuration_pause_seconds=900
+)
 
 
 def _decide(outcome: Outcome, attempts: int = 1, **kwargs: object) -> Decision:
