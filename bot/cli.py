@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -259,8 +258,9 @@ def org_create(
 
 def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    with contextlib.suppress(Exception):
-        logging.getLogger("tortoise").setLevel(logging.WARNING)
+    # httpx logs whole URLs at INFO, and WeChat puts the access_token in the query string.
+    for noisy in ("tortoise", "httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main() -> None:

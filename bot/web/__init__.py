@@ -9,17 +9,15 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from tortoise.exceptions import DBConnectionError, OperationalError
 
 from bot.app import open_runtime
 from bot.settings import Settings
 from bot.web.api import router as api_router
 from bot.web.health import router as health_router
+from storage.db import DATABASE_DOWN_ERRORS
 
 __all__ = ["create_app"]
 log = logging.getLogger("gongkai.web")
-
-_DB_DOWN = (DBConnectionError, OperationalError, ConnectionError, OSError)
 
 
 def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
@@ -38,10 +36,6 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     if not settings.cms_url:
         app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
 
-    @app.exception_handler(DBConnectionError)
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(ConnectionError)
-    @app.exception_handler(OSError)
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.error(
             "database unavailable on %s %s: %s",
@@ -53,6 +47,9 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             {"detail": "database unavailable; nothing was changed"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    for error in DATABASE_DOWN_ERRORS:
+        app.add_exception_handler(error, database_unavailable)
 
     @app.get("/", include_in_schema=False)
     async def home() -> HTMLResponse:

@@ -1,0 +1,5 @@
+"""``python -m bot`` is the ``gongkai`` command."""
+
+from bot.cli import main
+
+main()
