@@ -6,13 +6,26 @@ import datetime as dt
 import re
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import OperationalError
 from tortoise.migrations.api import migrate
 
 MODELS_MODULE = "storage.models"
 MIGRATIONS_MODULE = "storage.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+# What a lost database looks like from here: the driver's connection errors, Tortoise's
+# translations of them, and the OS's (refused, reset, unreachable).
+DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    OSError,  # includes ConnectionError and Tortoise's DBConnectionError
+    OperationalError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+)
 
 
 def tortoise_config(url: str) -> dict[str, Any]:

@@ -19,8 +19,7 @@ from storage.db import close_database, open_database
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
 _TABLES = (
-    "posting, publication, delivery_attempt, delivery, item, index_counter, api_token, "
-    "organization"
+    "posting, publication, delivery_attempt, delivery, item, index_counter, api_token, organization"
 )
 _pg_state: dict[str, bool] = {}
 
