@@ -98,3 +98,7 @@ async def fetch_all(sql: str, *params: object) -> list[dict[str, Any]]:
     postgres = is_postgres(conn)
     values = [_param(p, postgres) for p in params]
     return await conn.execute_query_dict(_placeholders(sql, postgres), values)
+
+
+# For `python -m tortoise -c storage.db.DEV_CONFIG makemigrations`: a scratch database.
+DEV_CONFIG = tortoise_config("sqlite://data/dev-migrations.sqlite3")
