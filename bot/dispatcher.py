@@ -13,7 +13,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from channels.base import (
@@ -282,7 +281,7 @@ class Dispatcher:
 
     async def poll_confirmations(self, *, limit: int = 50) -> int:
         """Ask polling channels about accepted deliveries; returns how many got confirmed."""
-        polling = [name for name, ch in self.channels.items() if _polls(ch)]
+        polling = [name for name, ch in self.channels.items() if ch.polls_confirmation]
         accepted = (
             await Delivery.filter(state=State.ACCEPTED, channel__in=polling)
             .limit(limit)
@@ -334,7 +333,3 @@ class Dispatcher:
                 now=self.clock(),
                 reason=f"worker shut down ({decision.reason})",
             )
-
-
-def _polls(channel: Any) -> bool:
-    return bool(getattr(channel, "polls_confirmation", False))

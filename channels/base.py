@@ -10,7 +10,8 @@ A delivery goes through three kinds of work:
   unknown (a crash, an expired lease) may simply be tried again; when it is ``False`` such
   a delivery goes to ``uncertain`` and a person decides.
 - ``poll(pub)`` asks the platform, read-only, whether an accepted delivery is now
-  confirmed. Channels that are confirmed by people (the notice board) return ``None``.
+  confirmed; the dispatcher polls only channels whose ``polls_confirmation`` is true.
+  Channels that are confirmed by people (the notice board) return ``None``.
 
 ``withdraw(pub)`` undoes a publication as far as the channel can and reports what it
 could not undo. ``check()`` is the "test connection" button.
@@ -105,6 +106,7 @@ class Withdrawal:
 class Channel(Protocol):
     name: ClassVar[str]
     commit_repeatable: bool
+    polls_confirmation: bool
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]: ...
 

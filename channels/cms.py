@@ -130,6 +130,7 @@ class CmsWebsite:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.commit_repeatable: bool = idempotent
+        self.polls_confirmation = False  # the CMS answers synchronously
         self._url = url.rstrip("/")
         self._secret = secret.encode("utf-8")
         self._client = httpx.AsyncClient(timeout=timeout, transport=transport)

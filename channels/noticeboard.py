@@ -76,6 +76,7 @@ class NoticeBoard:
 
     name: ClassVar[str] = "noticeboard"
     commit_repeatable: bool = True
+    polls_confirmation: bool = False  # people confirm a posting, not the platform
 
     def __init__(
         self,

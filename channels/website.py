@@ -148,6 +148,7 @@ class StaticWebsite:
 
     name: ClassVar[str] = "website"
     commit_repeatable: bool = True
+    polls_confirmation: bool = False  # a written file is public at once
 
     def __init__(self, site_dir: Path, *, base_url: str) -> None:
         self._site_dir = Path(site_dir)
