@@ -11,6 +11,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tortoise.expressions import Q
+
 from bot.content import UnsafeContent, render_body
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.dispatcher import publishable, utcnow
@@ -109,6 +111,48 @@ async def queue(
     check_channels(data.channels, channels)
     draft = _draft(data, max_body_bytes=max_body_bytes, now=now or utcnow())
     return await item_store.queue_item(draft)
+
+
+async def revise(
+    item: Item,
+    data: ItemInput,
+    *,
+    channels: Mapping[str, Channel],
+    max_body_bytes: int,
+) -> Item:
+    """An edit: a new revision under the same 索引号, delivered again on its channels."""
+    if item.status != ItemStatus.ACTIVE:
+        raise Conflict(f"item is {item.status}; only the active revision can be edited")
+    if data.org.id != item.organization_id:
+        raise InputError("org", "a revision stays with the item's organization")
+    check_channels(data.channels, channels)
+    draft = _draft(data, max_body_bytes=max_body_bytes, now=utcnow())
+    try:
+        return await item_store.revise_item(item, draft)
+    except ValueError as exc:  # lost a race with another edit, cancel or withdraw
+        raise Conflict(str(exc)) from exc
+
+
+async def removal_due(org_ids: Sequence[int] | None, *, today: dt.date) -> list[Posting]:
+    """Notices whose 公示期 has ended (or whose item was withdrawn) and are still on the board."""
+    query = (
+        Posting.filter(removed_at=None)
+        .filter(Q(take_down_on__lte=today) | Q(removal_requested_at__isnull=False))
+        .prefetch_related("delivery__item__organization")
+        .order_by("take_down_on", "id")
+    )
+    if org_ids is not None:
+        query = query.filter(delivery__item__organization_id__in=list(org_ids))
+    return list(await query)
+
+
+async def mark_removed(delivery: Delivery) -> None:
+    """Staff took the paper notice down."""
+    changed = await Posting.filter(delivery_id=delivery.id, removed_at=None).update(
+        removed_at=utcnow()
+    )
+    if changed != 1:
+        raise Conflict("no posting of this delivery is waiting to be taken down")
 
 
 async def import_published(

@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import FileResponse
 
 from bot import publishing
 from bot.publishing import Conflict, InputError, ItemInput
 from bot.report import channel_section
-from bot.web.deps import Principal, PrincipalDep, RuntimeDep, field_error, org_for
+from bot.web.deps import Principal, PrincipalDep, RuntimeDep, as_http, field_error, org_for
 from bot.web.schemas import (
     ChannelReportOut,
     ImportIn,
@@ -21,13 +20,12 @@ from bot.web.schemas import (
     ItemPage,
     OrgIn,
     OrgOut,
-    PostedIn,
     RetryIn,
     WithdrawIn,
 )
 from bot.web.views import load_item_out, org_out
 from storage.ledger import BUSINESS_TZ
-from storage.models import Delivery, Item, Organization
+from storage.models import Item, Organization
 
 router = APIRouter(prefix="/api/v1")
 
@@ -37,12 +35,6 @@ async def _item(principal: Principal, item_id: int) -> Item:
     if item is None or not principal.may_access(item.organization_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
     return item
-
-
-def _as_http(exc: Exception) -> HTTPException:
-    if isinstance(exc, InputError):
-        return field_error(exc.field, exc.message)
-    return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
 
 def _input(
@@ -103,7 +95,7 @@ async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep)
             max_body_bytes=runtime.settings.max_body_bytes,
         )
     except InputError as exc:
-        raise _as_http(exc) from exc
+        raise as_http(exc) from exc
     item.organization = org
     return await load_item_out(item)
 
@@ -154,7 +146,7 @@ async def retry_item(item_id: int, principal: PrincipalDep, data: RetryIn | None
     try:
         await publishing.retry(item, channel=data.channel if data else None)
     except Conflict as exc:
-        raise _as_http(exc) from exc
+        raise as_http(exc) from exc
     return await load_item_out(item)
 
 
@@ -164,7 +156,7 @@ async def cancel_item(item_id: int, principal: PrincipalDep) -> ItemOut:
     try:
         await publishing.cancel(item)
     except Conflict as exc:
-        raise _as_http(exc) from exc
+        raise as_http(exc) from exc
     return await load_item_out(item)
 
 
@@ -176,48 +168,30 @@ async def withdraw_item(
     try:
         await publishing.withdraw(item, reason=data.reason, channels=runtime.channels)
     except (Conflict, InputError) as exc:
-        raise _as_http(exc) from exc
+        raise as_http(exc) from exc
     return await load_item_out(item)
 
 
-async def _delivery(principal: Principal, delivery_id: int) -> Delivery:
-    delivery = await Delivery.get_or_none(id=delivery_id).prefetch_related("item__organization")
-    if delivery is None or not principal.may_access(delivery.item.organization_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} not found")
-    return delivery
-
-
-@router.post("/deliveries/{delivery_id}/posted")
-async def confirm_posted(
-    delivery_id: int, data: PostedIn, principal: PrincipalDep, runtime: RuntimeDep
+@router.post("/items/{item_id}/revisions", status_code=201)
+async def revise_item(
+    item_id: int, data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ItemOut:
-    """Staff confirm the printed notice is on the board: who, where and when."""
-    delivery = await _delivery(principal, delivery_id)
+    """Edit an item: a new revision under the same 索引号, delivered again; the old stops."""
+    item = await _item(principal, item_id)
+    org = await org_for(principal, data.org)
     try:
-        await publishing.confirm_posting(
-            delivery,
-            location=data.location,
-            posted_by=data.posted_by,
-            posted_on=data.posted_on,
-            period_days=data.period_days or runtime.settings.posting_period_days,
+        revised = await publishing.revise(
+            item,
+            _input(
+                data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
+            ),
+            channels=runtime.channels,
+            max_body_bytes=runtime.settings.max_body_bytes,
         )
     except (Conflict, InputError) as exc:
-        raise _as_http(exc) from exc
-    return await load_item_out(delivery.item)
-
-
-@router.get("/deliveries/{delivery_id}/pdf")
-async def notice_pdf(
-    delivery_id: int, principal: PrincipalDep, runtime: RuntimeDep
-) -> FileResponse:
-    """The print-ready notice PDF of a notice-board delivery."""
-    delivery = await _delivery(principal, delivery_id)
-    path = runtime.settings.print_queue_dir / (delivery.external_id or "")
-    if delivery.channel != "noticeboard" or not delivery.external_id or not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no PDF in the print queue")
-    return FileResponse(
-        path, media_type="application/pdf", filename=f"notice-{delivery.item.id}.pdf"
-    )
+        raise as_http(exc) from exc
+    revised.organization = org
+    return await load_item_out(revised)
 
 
 @router.post("/imports", status_code=201)
@@ -241,7 +215,7 @@ async def import_items(
             records, max_body_bytes=runtime.settings.max_body_bytes
         )
     except InputError as exc:
-        raise _as_http(exc) from exc
+        raise as_http(exc) from exc
     return [
         await load_item_out(
             await Item.get(id=i.id).prefetch_related("organization"), with_log=False

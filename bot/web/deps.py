@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.app import Runtime
+from bot.publishing import InputError
 from storage.models import Organization
 from storage.tokens import descendant_ids, find_token
 
@@ -76,3 +77,10 @@ def field_error(field: str, message: str) -> HTTPException:
         status.HTTP_422_UNPROCESSABLE_CONTENT,
         [{"loc": loc, "msg": message, "type": "value_error"}],
     )
+
+
+def as_http(exc: Exception) -> HTTPException:
+    """422 naming the field for bad input; 409 for a request the item's state refuses."""
+    if isinstance(exc, InputError):
+        return field_error(exc.field, exc.message)
+    return HTTPException(status.HTTP_409_CONFLICT, str(exc))

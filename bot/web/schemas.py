@@ -151,3 +151,13 @@ class ChannelReportOut(BaseModel):
     wechat: int
     other: int
     paragraphs: list[str]
+
+
+class ReminderOut(BaseModel):
+    delivery_id: int
+    item_id: int
+    org: str
+    title: str
+    location: str
+    take_down_on: dt.date
+    reason: Literal["period_ended", "withdrawn"]

@@ -284,3 +284,91 @@ class TestOperations:
         assert (await api.client.get("/metrics", headers=api.tiande)).status_code == 403
         metrics = await api.client.get("/metrics", headers=api.admin)
         assert "gongkai_due_unclaimed 0" in metrics.text
+
+
+class TestRevisionsAndRemovals:
+    async def test_an_edit_after_publication_is_a_new_revision(self, api: Api) -> None:
+        """Revision 2 keeps the 索引号, publishes again, and the year still counts one item."""
+        first = (
+            await api.client.post(
+                "/api/v1/items", json={**ITEM, "channels": ["website"]}, headers=api.tiande
+            )
+        ).json()
+        await api.runtime.dispatcher.run_until_idle()
+        edited = {**ITEM, "channels": ["website"], "title": "关于开展春季植树活动的通知（更正）"}
+        response = await api.client.post(
+            f"/api/v1/items/{first['id']}/revisions", json=edited, headers=api.tiande
+        )
+        assert response.status_code == 201, response.text
+        second = response.json()
+        assert (second["revision"], second["index_no"]) == (2, first["index_no"])
+        await api.runtime.dispatcher.run_until_idle()
+        old = (await api.client.get(f"/api/v1/items/{first['id']}", headers=api.tiande)).json()
+        new = (await api.client.get(f"/api/v1/items/{second['id']}", headers=api.tiande)).json()
+        assert old["status"] == "superseded"
+        assert old["deliveries"][0]["state"] == "published"  # what the public saw stays on record
+        assert new["deliveries"][0]["state"] == "published"
+        page = await api.client.get(
+            new["deliveries"][0]["url"].replace("http://127.0.0.1:8000", "")
+        )
+        assert "（更正）" in page.text
+        year = dt.datetime.now(dt.UTC).year
+        report = (
+            await api.client.get(f"/api/v1/reports/tiande/{year}/channels", headers=api.tiande)
+        ).json()
+        assert (report["total"], report["website"]) == (1, 1)
+        again = await api.client.post(
+            f"/api/v1/items/{first['id']}/revisions", json=edited, headers=api.tiande
+        )
+        assert again.status_code == 409
+
+    async def test_posting_period_end_raises_a_removal_reminder(self, api: Api) -> None:
+        """A notice whose 公示期 has ended is listed until staff mark it removed."""
+        item = (
+            await api.client.post(
+                "/api/v1/items", json={**ITEM, "channels": ["noticeboard"]}, headers=api.tiande
+            )
+        ).json()
+        await api.runtime.dispatcher.run_until_idle()
+        delivery = item["deliveries"][0]["id"]
+        ended = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+        await api.client.post(
+            f"/api/v1/deliveries/{delivery}/posted",
+            headers=api.tiande,
+            json={
+                "location": "村务公开栏",
+                "posted_by": "王芳",
+                "posted_on": ended,
+                "period_days": 7,
+            },
+        )
+        due = (await api.client.get("/api/v1/reminders/removals", headers=api.tiande)).json()
+        assert [(r["delivery_id"], r["reason"]) for r in due] == [(delivery, "period_ended")]
+        other = (await api.client.get("/api/v1/reminders/removals", headers=api.lianhe)).json()
+        assert other == []
+        removed = await api.client.post(
+            f"/api/v1/deliveries/{delivery}/removed", headers=api.tiande
+        )
+        assert removed.status_code == 200
+        assert removed.json()["deliveries"][0]["posting"]["removed_at"] is not None
+        assert (await api.client.get("/api/v1/reminders/removals", headers=api.tiande)).json() == []
+
+    async def test_withdrawing_a_posted_notice_asks_for_its_removal(self, api: Api) -> None:
+        """A withdrawn notice still on the board appears as a 'withdrawn' removal reminder."""
+        item = (
+            await api.client.post(
+                "/api/v1/items", json={**ITEM, "channels": ["noticeboard"]}, headers=api.tiande
+            )
+        ).json()
+        await api.runtime.dispatcher.run_until_idle()
+        delivery = item["deliveries"][0]["id"]
+        await api.client.post(
+            f"/api/v1/deliveries/{delivery}/posted",
+            headers=api.tiande,
+            json={"location": "公开栏", "posted_by": "王芳"},
+        )
+        await api.client.post(
+            f"/api/v1/items/{item['id']}/withdraw", headers=api.tiande, json={"reason": "政策调整"}
+        )
+        due = (await api.client.get("/api/v1/reminders/removals", headers=api.tiande)).json()
+        assert [(r["delivery_id"], r["reason"]) for r in due] == [(delivery, "withdrawn")]
