@@ -22,6 +22,7 @@ class ItemStatus(enum.StrEnum):
     ACTIVE = "active"
     CANCELLED = "cancelled"
     WITHDRAWN = "withdrawn"
+    SUPERSEDED = "superseded"  # a newer revision replaced it
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +52,20 @@ async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) 
     return f"{org.code}/{year}-{row.last_number:05d}"
 
 
-async def _create(draft: ItemDraft, conn: BaseDBAsyncClient, *, imported: bool) -> Item:
-    year = local_date(draft.publish_at).year
+async def _create(
+    draft: ItemDraft, conn: BaseDBAsyncClient, *, imported: bool, previous: Item | None = None
+) -> Item:
+    if previous is None:
+        year = local_date(draft.publish_at).year
+        index_no = await _next_index_no(draft.organization, year, conn)
+    else:
+        index_no = previous.index_no
     item = await Item.create(
         organization=draft.organization,
-        index_no=await _next_index_no(draft.organization, year, conn),
+        index_no=index_no,
+        revision=previous.revision + 1 if previous else 1,
+        supersedes=previous,
+        lineage_id=previous.lineage_id if previous else None,
         title=draft.title,
         body_md=draft.body_md,
         body_html=draft.body_html,
@@ -70,8 +80,9 @@ async def _create(draft: ItemDraft, conn: BaseDBAsyncClient, *, imported: bool) 
         imported=imported,
         using_db=conn,
     )
-    item.lineage_id = item.id
-    await item.save(update_fields=["lineage_id"], using_db=conn)
+    if previous is None:
+        item.lineage_id = item.id
+        await item.save(update_fields=["lineage_id"], using_db=conn)
     return item
 
 
@@ -79,6 +90,27 @@ async def queue_item(draft: ItemDraft) -> Item:
     """Store the item and one pending delivery per chosen channel, all or nothing."""
     async with in_transaction() as conn:
         item = await _create(draft, conn, imported=False)
+        await outbox.create_deliveries(item, draft.channels, conn=conn)
+    return item
+
+
+async def revise_item(previous: Item, draft: ItemDraft) -> Item:
+    """A new revision with the same 索引号 and its own deliveries; the old one is superseded.
+
+    What the public saw of the old revision stays on record; its unfinished deliveries stop.
+    """
+    async with in_transaction() as conn:
+        changed = (
+            await Item.filter(id=previous.id, status=ItemStatus.ACTIVE)
+            .using_db(conn)
+            .update(status=ItemStatus.SUPERSEDED)
+        )
+        if changed != 1:
+            raise ValueError(f"item {previous.id} is not active and cannot be revised")
+        item = await _create(draft, conn, imported=False, previous=previous)
+        await outbox.cancel_unfinished(
+            previous, reason=f"superseded by revision {item.revision}", conn=conn
+        )
         await outbox.create_deliveries(item, draft.channels, conn=conn)
     return item
 

@@ -325,6 +325,15 @@ async def cancel(delivery_id: int, *, reason: str) -> None:
     await _change(delivery_id, State.CANCELLED, sources=CANCELLABLE, last_error=reason)
 
 
+async def cancel_unfinished(item: Item, *, reason: str, conn: BaseDBAsyncClient) -> int:
+    """Cancel every delivery of ``item`` that has not gone public and is not in flight."""
+    return await (
+        Delivery.filter(item_id=item.id, state__in=CANCELLABLE)
+        .using_db(conn)
+        .update(state=State.CANCELLED, last_error=reason, lease_owner=None, lease_expires_at=None)
+    )
+
+
 async def cancel_held(delivery: Delivery, *, lease_token: str, reason: str) -> None:
     """A worker found the item cancelled before commit and gives the delivery up."""
     await _change(
