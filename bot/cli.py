@@ -20,8 +20,8 @@ from bot.report import channel_section
 from bot.settings import Settings, load_settings
 from bot.web.views import load_item_out
 from storage.db import close_database, open_database
-from storage.models import Item, Organization
-from storage.tokens import create_token
+from storage.models import ApiToken, Item, Organization
+from storage.tokens import create_token, revoke_token
 
 app = typer.Typer(
     help="Gongkai 公开: publish government information once, on every channel.",
@@ -121,7 +121,11 @@ def web(
 
     _configure_logging()
     uvicorn.run(
-        create_app(load_settings(), run_worker=False), host=host, port=port, log_config=None
+        create_app(load_settings(), run_worker=False),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=30,
     )
 
 
@@ -238,6 +242,36 @@ def token_create(
     typer.echo(_run(go))
 
 
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their values): id, name, organization, created, revoked."""
+
+    async def go(_settings: Settings) -> str:
+        rows = await ApiToken.all().prefetch_related("organization").order_by("id")
+        return (
+            "\n".join(
+                f"{t.id}\t{t.name}\t{t.organization.code if t.organization else '(admin)'}\t"
+                f"{t.created_at:%Y-%m-%d}\t{'revoked' if t.revoked_at else 'active'}"
+                for t in rows
+            )
+            or "no tokens"
+        )
+
+    typer.echo(_run(go))
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token by its id (see `gongkai token list`); it stops working at once."""
+
+    async def go(_settings: Settings) -> str:
+        if not await revoke_token(token_id):
+            raise _fail(f"token {token_id}: no such active token")
+        return f"token {token_id} revoked"
+
+    typer.echo(_run(go))
+
+
 @org_app.command("create")
 def org_create(
     code: Annotated[str, typer.Option(help="Short code, e.g. tiande.")],
@@ -265,3 +299,7 @@ def _configure_logging() -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from channels.base import (
@@ -71,6 +72,14 @@ def _outcome_of(error: ChannelError) -> Outcome:
     if isinstance(error, ConfigurationError):
         return Outcome.CONFIGURATION
     return Outcome.TEMPORARY
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """When a step began: wall clock for the log, monotonic clock for its duration."""
+
+    at: dt.datetime
+    monotonic: float
 
 
 class Dispatcher:
@@ -155,19 +164,19 @@ class Dispatcher:
         channel = self.channels.get(delivery.channel)
         if channel is None:
             error = ConfigurationError(f"channel {delivery.channel} is not configured")
-            await self._record_failure(delivery, token, Step(delivery.step), error, 0.0)
+            await self._record_failure(delivery, token, Step(delivery.step), error, self._started())
             return
         if delivery.item.status != ItemStatus.ACTIVE:
             await outbox.cancel_held(delivery, lease_token=token, reason="item was cancelled")
             return
         step = Step(delivery.step)
-        started = time.monotonic()
+        started = self._started()
         try:
             if step is Step.PREPARE:
                 prepared = await channel.prepare(publishable(delivery))
                 await self._log(delivery, step, "ok", started)
                 await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
-                delivery.prepared, step, started = prepared, Step.COMMIT, time.monotonic()
+                delivery.prepared, step, started = prepared, Step.COMMIT, self._started()
             result = await channel.commit(publishable(delivery), delivery.prepared)
         except ChannelError as error:
             await self._record_failure(delivery, token, step, error, started)
@@ -175,7 +184,7 @@ class Dispatcher:
         await self._record_commit(delivery, token, result, started)
 
     async def _record_commit(
-        self, delivery: Delivery, token: str, result: Committed, started: float
+        self, delivery: Delivery, token: str, result: Committed, started: _Started
     ) -> None:
         outcome = Outcome.ACCEPTED if result.needs_confirmation else Outcome.COMMITTED
         await self._log(delivery, Step.COMMIT, outcome, started)
@@ -190,12 +199,22 @@ class Dispatcher:
         )
 
     async def _record_failure(
-        self, delivery: Delivery, token: str, step: Step, error: ChannelError, started: float
+        self, delivery: Delivery, token: str, step: Step, error: ChannelError, started: _Started
     ) -> None:
         outcome = _outcome_of(error)
         retry_after = error.retry_after if isinstance(error, TemporaryError) else None
         decision = self._decide(outcome, delivery, retry_after=retry_after)
         await self._log(delivery, step, outcome, started, error=error)
+        level = logging.INFO if outcome is Outcome.TEMPORARY else logging.WARNING
+        log.log(
+            level,
+            "delivery %s (%s) %s: %s -> %s",
+            delivery.id,
+            delivery.channel,
+            outcome,
+            error.message,
+            decision.state,
+        )
         reason = error.message
         if decision.reason:
             reason += f" ({decision.reason})"
@@ -225,12 +244,15 @@ class Dispatcher:
             step_repeatable=step_repeatable,
         )
 
+    def _started(self) -> _Started:
+        return _Started(self.clock(), time.monotonic())
+
     async def _log(
         self,
         delivery: Delivery,
         step: Step,
         outcome: str,
-        started: float,
+        started: _Started,
         *,
         error: ChannelError | None = None,
     ) -> None:
@@ -239,8 +261,8 @@ class Dispatcher:
             step=step,
             outcome=outcome,
             worker=self.worker,
-            started_at=self.clock(),
-            duration_ms=int((time.monotonic() - started) * 1000),
+            started_at=started.at,
+            duration_ms=int((time.monotonic() - started.monotonic) * 1000),
             error_code=error.code if error else None,
             error_message=error.message if error else None,
         )

@@ -187,6 +187,16 @@ async def retry(item: Item, *, channel: str | None = None) -> list[int]:
     return [d.id for d in chosen]
 
 
+async def resolve_uncertain(delivery: Delivery, *, published: bool) -> None:
+    """Record a person's check of an uncertain delivery: public after all, or to be retried."""
+    if delivery.state != State.UNCERTAIN:
+        raise Conflict(f"delivery is {delivery.state}, not uncertain")
+    if published:
+        await outbox.resolve_uncertain_as_published(delivery.id, now=utcnow())
+    else:
+        await outbox.retry(delivery.id, now=utcnow())
+
+
 async def cancel(item: Item, *, reason: str = "cancelled by staff") -> list[int]:
     """Stop every delivery that has not gone public yet; deliveries in flight stop before commit."""
     if item.status != ItemStatus.ACTIVE:

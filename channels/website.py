@@ -1,9 +1,10 @@
 """The built-in static website: the 政府信息公开 column as plain HTML files and an Atom feed.
 
 Layout under ``site_dir/<org_code>/``: ``items/<lineage_id>.html``, ``index.html``,
-``<year>/index.html``, ``category/<slug>.html``, ``atom.xml`` and ``manifest.json``.
-Indexes are rendered from the manifest, which is changed only under an exclusive
-``flock`` because several worker processes may publish for the same organization at once.
+``<year>/index.html``, ``category/<slug>.html`` and ``atom.xml``. Indexes are rendered
+from ``state_dir/<org_code>/manifest.json`` (outside the public tree: it remembers
+withdrawn items), which is changed only under an exclusive ``flock`` because several
+worker processes may publish for the same organization at once.
 """
 
 from __future__ import annotations
@@ -150,8 +151,10 @@ class StaticWebsite:
     commit_repeatable: bool = True
     polls_confirmation: bool = False  # a written file is public at once
 
-    def __init__(self, site_dir: Path, *, base_url: str) -> None:
+    def __init__(self, site_dir: Path, *, base_url: str, state_dir: Path | None = None) -> None:
         self._site_dir = Path(site_dir)
+        # The manifest keeps withdrawn titles: it lives outside the public tree.
+        self._state_dir = Path(state_dir) if state_dir else self._site_dir.parent / "site-state"
         self._base_url = base_url.rstrip("/")
         self._env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
@@ -232,8 +235,8 @@ class StaticWebsite:
 
     def _commit_locked(self, pub: Publishable, page: bytes) -> None:
         org_dir = self._org_dir(pub.org_code)
-        with _locked(org_dir / ".lock"):
-            manifest = _load_manifest(org_dir / "manifest.json")
+        with _locked(self._state_for(org_dir) / "site.lock"):
+            manifest = _load_manifest(self._state_for(org_dir) / "manifest.json")
             old: Entry | None = manifest["entries"].get(str(pub.lineage_id))
             if old is not None and old["revision"] > pub.revision:
                 if old["withdrawn"]:
@@ -247,8 +250,8 @@ class StaticWebsite:
 
     def _withdraw_locked(self, pub: Publishable) -> Withdrawal:
         org_dir = self._org_dir(pub.org_code)
-        with _locked(org_dir / ".lock"):
-            manifest = _load_manifest(org_dir / "manifest.json")
+        with _locked(self._state_for(org_dir) / "site.lock"):
+            manifest = _load_manifest(self._state_for(org_dir) / "manifest.json")
             entry: Entry | None = manifest["entries"].get(str(pub.lineage_id))
             if entry is not None and entry["revision"] > pub.revision and not entry["withdrawn"]:
                 return Withdrawal(
@@ -267,6 +270,11 @@ class StaticWebsite:
             ],
             not_undone=["搜索引擎、网页快照、订阅阅读器和转载网站可能仍保留副本，需另行联系删除"],
         )
+
+    def _state_for(self, org_dir: Path) -> Path:
+        state = self._state_dir / org_dir.name
+        state.mkdir(parents=True, exist_ok=True)
+        return state
 
     def _entry(self, pub: Publishable, old: Entry | None) -> Entry:
         same = old is not None and old["revision"] == pub.revision and not old["withdrawn"]
@@ -288,7 +296,7 @@ class StaticWebsite:
     ) -> None:
         """Persist the manifest, then rewrite only the index pages the touched entries are on."""
         manifest["updated"] = max(manifest["updated"], *(e["updated"] for e in touched))
-        write_atomic(org_dir / "manifest.json", _dump(manifest))
+        write_atomic(self._state_for(org_dir) / "manifest.json", _dump(manifest))
         live = _live(manifest)
         org_name = str(manifest["org_name"])
         self._write(

@@ -52,10 +52,30 @@ async def open_database(url: str, *, apply_migrations: bool = True) -> None:
     """Connect, and bring the schema up to date first unless told not to."""
     config = tortoise_config(url)
     if apply_migrations:
-        await migrate(config=config)
+        await _migrate_once(url, config)
     # One database per process; request tasks are not children of the lifespan task,
     # so they need the global fallback to see the ORM context.
     await Tortoise.init(config=config, _enable_global_fallback=True)
+
+
+async def _migrate_once(url: str, config: dict[str, Any]) -> None:
+    """Apply pending migrations; on PostgreSQL one process at a time (web and workers
+    may start together), under a session advisory lock."""
+    if not url.startswith("postgres"):
+        await migrate(config=config)  # SQLite serialises writers itself
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+        try:
+            await migrate(config=config)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+    finally:
+        await conn.close()
+
+
+_MIGRATION_LOCK = 0x67_6F_6E_67  # "gong": any constant shared by all Gongkai processes
 
 
 async def close_database() -> None:

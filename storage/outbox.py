@@ -75,7 +75,8 @@ async def claim(*, worker: str, now: dt.datetime, lease_seconds: float, limit: i
         )
         if is_postgres(conn):
             due = due.select_for_update(skip_locked=True)
-        ids = [int(row["id"]) for row in await due.values("id")]
+        # .only(), not .values(): Tortoise drops FOR UPDATE from values() queries.
+        ids = [delivery.id for delivery in await due.only("id")]
         if ids:
             await (
                 Delivery.filter(id__in=ids, state__in=CLAIMABLE)
@@ -107,6 +108,7 @@ async def _change(
         query = query.filter(lease_owner=lease_token)
     if conn is not None:
         query = query.using_db(conn)
+    values.setdefault("updated_at", dt.datetime.now(dt.UTC))  # .update() skips auto_now
     if target is not State.SENDING:
         values.setdefault("lease_owner", None)
         values.setdefault("lease_expires_at", None)
@@ -185,7 +187,9 @@ async def apply_decision(
             published_at=now,
             **values,
         )
-        await _write_ledger(delivery.id, published_at=now, conn=conn)
+        await _write_ledger(
+            delivery.id, published_at=now, conn=conn, known=(delivery.channel, delivery.item)
+        )
 
 
 async def _write_ledger(
@@ -194,15 +198,19 @@ async def _write_ledger(
     published_at: dt.datetime,
     conn: BaseDBAsyncClient,
     on: dt.date | None = None,
+    known: tuple[str, Item] | None = None,
 ) -> None:
-    delivery = await Delivery.get(id=delivery_id, using_db=conn)
-    item = await Item.get(id=delivery.item_id, using_db=conn)
+    """Add the delivery's ledger row; ``known`` (channel, item) saves re-reading them."""
+    if known is None:
+        delivery = await Delivery.get(id=delivery_id, using_db=conn)
+        known = (delivery.channel, await Item.get(id=delivery.item_id, using_db=conn))
+    channel, item = known
     await Publication.create(
         organization_id=item.organization_id,
         item_id=item.id,
         lineage_id=item.lineage_id or item.id,
-        delivery_id=delivery.id,
-        channel=delivery.channel,
+        delivery_id=delivery_id,
+        channel=channel,
         normative=item.normative,
         local_date=on or local_date(published_at),
         published_at=published_at,
@@ -368,5 +376,5 @@ async def record_imported(
         published_at=published_at,
         using_db=conn,
     )
-    await _write_ledger(delivery.id, published_at=published_at, conn=conn)
+    await _write_ledger(delivery.id, published_at=published_at, conn=conn, known=(channel, item))
     return delivery

@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from bot.app import open_runtime
 from bot.settings import Settings
 from bot.web.api import router as api_router
+from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
-from bot.web.postings import router as postings_router
 from storage.db import DATABASE_DOWN_ERRORS
 
 __all__ = ["create_app"]
@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
     app = FastAPI(title="Gongkai 公开", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router)
-    app.include_router(postings_router)
+    app.include_router(deliveries_router)
     app.include_router(health_router)
     if not settings.cms_url:
         app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")

@@ -161,3 +161,7 @@ class ReminderOut(BaseModel):
     location: str
     take_down_on: dt.date
     reason: Literal["period_ended", "withdrawn"]
+
+
+class ResolveIn(_Strict):
+    outcome: Literal["published", "retry"]

@@ -73,7 +73,8 @@ def read(path: Path) -> str:
 
 
 def manifest(org_dir: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(read(org_dir / "manifest.json"))
+    state = org_dir.parent.parent / "site-state" / org_dir.name
+    data: dict[str, Any] = json.loads(read(state / "manifest.json"))
     return data
 
 
@@ -379,3 +380,16 @@ class TestCheckAndErrors:
         error = translate_os_error(OSError(code, os.strerror(code)), "发布到网站")
         assert type(error) is expected
         assert "发布到网站" in str(error)
+
+
+class TestPrivacy:
+    async def test_nothing_private_is_in_the_public_tree(
+        self, site: StaticWebsite, org_dir: Path
+    ) -> None:
+        """The manifest and lock file live outside the served folder."""
+        pub = make_pub()
+        await publish(site, pub)
+        await site.withdraw(pub)
+        public = {p.name for p in org_dir.rglob("*")}
+        assert "manifest.json" not in public
+        assert not any(name.startswith(".") for name in public)

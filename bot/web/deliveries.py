@@ -1,4 +1,5 @@
-"""Notice-board routes: the notice PDF, the posting confirmation, and removal reminders."""
+"""Routes on single deliveries: a person's decision on an uncertain one, and the notice
+board's PDF, posting confirmation and removal reminders."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fastapi.responses import FileResponse
 from bot import publishing
 from bot.publishing import Conflict, InputError
 from bot.web.deps import Principal, PrincipalDep, RuntimeDep, as_http
-from bot.web.schemas import ItemOut, PostedIn, ReminderOut
+from bot.web.schemas import ItemOut, PostedIn, ReminderOut, ResolveIn
 from bot.web.views import load_item_out
 from storage.ledger import local_today
 from storage.models import Delivery
@@ -21,6 +22,17 @@ async def _delivery(principal: Principal, delivery_id: int) -> Delivery:
     if delivery is None or not principal.may_access(delivery.item.organization_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"delivery {delivery_id} not found")
     return delivery
+
+
+@router.post("/deliveries/{delivery_id}/resolve")
+async def resolve(delivery_id: int, data: ResolveIn, principal: PrincipalDep) -> ItemOut:
+    """A person checked the platform: the uncertain delivery is public, or should be retried."""
+    delivery = await _delivery(principal, delivery_id)
+    try:
+        await publishing.resolve_uncertain(delivery, published=data.outcome == "published")
+    except Conflict as exc:
+        raise as_http(exc) from exc
+    return await load_item_out(delivery.item)
 
 
 @router.post("/deliveries/{delivery_id}/posted")

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Gongkai 公开 — back up the data folder and the database into one archive (备份).
+# Safe while Gongkai runs. See usage() and RUNBOOK.md.
+set -euo pipefail
+
+PROG=${0##*/}
+DEFAULT_ENV_FILE=/etc/gongkai/gongkai.env
+DEFAULT_OUTPUT=/var/backups/gongkai
+PY=${GONGKAI_PYTHON:-python3}
+VENV=${GONGKAI_VENV:-/opt/gongkai/venv}
+
+usage() {
+    cat <<EOF
+Usage: $PROG [options]
+
+Back up Gongkai into OUTPUT/gongkai-backup-<UTC time>.tar.gz (plus a .sha256 file):
+  MANIFEST         when, from where, which database, row counts
+  data/            the data folder: site/, printqueue/ and the rest; with SQLite also
+                   gongkai.sqlite3, copied consistently with SQLite's backup API
+  gongkai.pgdump   with PostgreSQL: pg_dump -Fc of the database (needs postgresql-client)
+Safe to run while Gongkai is running. Restore with restore.sh.
+
+Options:
+  -e, --env-file FILE  read GONGKAI_* settings from FILE
+                       (default: $DEFAULT_ENV_FILE if it exists)
+  -d, --data-dir DIR   the data folder (default: GONGKAI_DATA_DIR from the environment,
+                       the env file, or data_dir in the TOML file named by GONGKAI_CONFIG)
+  -o, --output DIR     where to write the archive (default: $DEFAULT_OUTPUT)
+  -k, --keep-days N    then delete gongkai-backup-*.tar.gz older than N days in OUTPUT
+  -h, --help           show this help
+
+The database is GONGKAI_DATABASE_URL (same sources): empty means SQLite in the data
+folder. Its password is never printed. The archive is created mode 0600.
+EOF
+}
+
+log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+# Small Python helpers: read a TOML key, split a database URL into libpq variables,
+# mask its password. URLs are passed on stdin, never on a command line.
+read -r -d '' HELPER <<'PYEOF' || true
+import sys
+from urllib.parse import parse_qs, unquote, urlsplit
+mode = sys.argv[1]
+if mode == "toml":
+    import tomllib
+    try:
+        with open(sys.argv[2], "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        sys.exit(f"{sys.argv[2]}: {exc}")
+    if sys.argv[3] not in data:
+        sys.exit(3)
+    print(data[sys.argv[3]], end="")
+    sys.exit(0)
+url = urlsplit(sys.stdin.read().strip())
+if mode == "mask":
+    host = url.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    user = f"{url.username}:***@" if url.password is not None else (f"{url.username}@" if url.username else "")
+    port = f":{url.port}" if url.port else ""
+    print(f"{url.scheme}://{user}{host}{port}{url.path}", end="")
+elif mode == "pgenv":
+    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    out = {
+        "PGHOST": query.get("host") or url.hostname,
+        "PGPORT": str(url.port) if url.port else query.get("port"),
+        "PGUSER": unquote(url.username) if url.username else query.get("user"),
+        "PGPASSWORD": unquote(url.password) if url.password is not None else query.get("password"),
+        "PGDATABASE": unquote(url.path.lstrip("/")) or None,
+        "PGSSLMODE": query.get("sslmode") or ({"true": "require"}.get(query.get("ssl", "").lower(), query.get("ssl"))),
+    }
+    for key, value in out.items():
+        if value:
+            sys.stdout.write(f"{key}={value}\0")
+PYEOF
+
+ENV_FILE="" DATA_DIR_OPT="" OUTPUT=$DEFAULT_OUTPUT KEEP_DAYS=""
+while (($#)); do
+    case $1 in
+        -e | --env-file) ENV_FILE=${2:?"$1 needs a file"}; shift 2 ;;
+        -d | --data-dir) DATA_DIR_OPT=${2:?"$1 needs a folder"}; shift 2 ;;
+        -o | --output) OUTPUT=${2:?"$1 needs a folder"}; shift 2 ;;
+        -k | --keep-days) KEEP_DAYS=${2:?"$1 needs a number"}; shift 2 ;;
+        -h | --help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+[[ -z $KEEP_DAYS || $KEEP_DAYS =~ ^[0-9]+$ ]] || die "--keep-days needs a whole number"
+command -v "$PY" >/dev/null || die "$PY not found (set GONGKAI_PYTHON)"
+
+# ── Settings: environment, then env file, then TOML (the app's own precedence). ──
+declare -A FILE_VARS=()
+if [[ -z $ENV_FILE && -f $DEFAULT_ENV_FILE ]]; then ENV_FILE=$DEFAULT_ENV_FILE; fi
+if [[ -n $ENV_FILE ]]; then
+    [[ -r $ENV_FILE ]] || die "cannot read env file $ENV_FILE"
+    while IFS= read -r line || [[ -n $line ]]; do
+        line=${line%$'\r'}
+        [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?(GONGKAI_[A-Z0-9_]+)=(.*)$ ]] || continue
+        key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
+        if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
+        FILE_VARS[$key]=$value
+    done <"$ENV_FILE"
+fi
+
+# setting NAME toml_key: sets REPLY; returns 1 if the setting is unset everywhere.
+setting() {
+    local name=$1 key=$2 config rc=0
+    if [[ -v $name ]]; then REPLY=${!name}; return 0; fi
+    if [[ -v FILE_VARS[$name] ]]; then REPLY=${FILE_VARS[$name]}; return 0; fi
+    config=${GONGKAI_CONFIG-${FILE_VARS[GONGKAI_CONFIG]-}}
+    [[ -n $config ]] || return 1
+    [[ -r $config ]] || die "cannot read settings file $config (GONGKAI_CONFIG)"
+    REPLY=$("$PY" -c "$HELPER" toml "$config" "$key") || rc=$?
+    ((rc != 3)) || return 1
+    ((rc == 0)) || die "cannot read $key from $config"
+}
+
+DATA_DIR=$DATA_DIR_OPT
+if [[ -z $DATA_DIR ]]; then
+    setting GONGKAI_DATA_DIR data_dir ||
+        die "data folder unknown: give --data-dir, or set GONGKAI_DATA_DIR (--env-file)"
+    DATA_DIR=$REPLY
+fi
+[[ $DATA_DIR == /* ]] || die "data folder must be an absolute path: $DATA_DIR"
+DATA_DIR=${DATA_DIR%/}
+[[ -d $DATA_DIR ]] || die "data folder $DATA_DIR does not exist"
+DB_URL=""
+if setting GONGKAI_DATABASE_URL database_url; then DB_URL=$REPLY; fi
+
+umask 077
+mkdir -p "$OUTPUT"
+OUTPUT=$(cd "$OUTPUT" && pwd -P)
+case "$OUTPUT/" in "$(cd "$DATA_DIR" && pwd -P)/"*) die "the output folder must not be inside the data folder" ;; esac
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+NAME=gongkai-backup-$STAMP
+ARCHIVE=$OUTPUT/$NAME.tar.gz
+[[ ! -e $ARCHIVE ]] || die "$ARCHIVE already exists"
+STAGING=$(mktemp -d "$OUTPUT/.$NAME.XXXXXX")
+trap 'rm -rf -- "$STAGING" "$ARCHIVE.partial"' EXIT
+MEMBERS=(MANIFEST)
+
+# ── 1. The database first: files written after it are harmless (channels repeat safely). ──
+case $DB_URL in
+    "" | sqlite://*)
+        KIND=sqlite
+        DB_FILE=$DATA_DIR/gongkai.sqlite3
+        if [[ $DB_URL == sqlite://* ]]; then
+            DB_FILE=${DB_URL#sqlite://}; DB_FILE=${DB_FILE%%\?*}
+            [[ $DB_FILE == "$DATA_DIR/gongkai.sqlite3" ]] ||
+                die "SQLite database $DB_FILE is outside the usual place $DATA_DIR/gongkai.sqlite3: not supported by this script"
+        fi
+        [[ -f $DB_FILE ]] || die "no database at $DB_FILE (run 'gongkai init' first?)"
+        log "copying SQLite database $DB_FILE"
+        mkdir "$STAGING/data"
+        COUNTS=$("$PY" - "$DB_FILE" "$STAGING/data/gongkai.sqlite3" <<'PYEOF'
+import sqlite3, sys
+from urllib.parse import quote
+src = sqlite3.connect(f"file:{quote(sys.argv[1])}?mode=rw", uri=True, timeout=30)
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)  # one step: a consistent snapshot, even while the service writes
+src.close()
+check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+if check != "ok":
+    sys.exit(f"integrity check of the copy failed: {check}")
+dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file; the app turns WAL back on
+items, deliveries = (dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("item", "delivery"))
+print(f"items={items} deliveries={deliveries}")
+dst.close()
+PYEOF
+        ) || die "copying the SQLite database failed"
+        MEMBERS+=(data/gongkai.sqlite3)
+        MASKED=""
+        ;;
+    postgres://* | postgresql://*)
+        KIND=postgres
+        command -v pg_dump >/dev/null || die "pg_dump not found: apt install postgresql-client"
+        MASKED=$(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" mask)
+        while IFS= read -r -d '' pair; do export "${pair?}"; done \
+            < <(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" pgenv)
+        [[ -n ${PGDATABASE-} ]] || die "no database name in GONGKAI_DATABASE_URL ($MASKED)"
+        COUNTS=$(psql -X -w -At -F ' ' -c \
+            "SELECT 'items=' || (SELECT count(*) FROM item), 'deliveries=' || (SELECT count(*) FROM delivery)" \
+            2>/dev/null) || COUNTS="items=? deliveries=?"
+        log "dumping PostgreSQL database $MASKED"
+        pg_dump -w --format=custom --file="$STAGING/gongkai.pgdump" ||
+            die "pg_dump of $MASKED failed"
+        pg_restore --list "$STAGING/gongkai.pgdump" >/dev/null || die "the dump is not readable"
+        MEMBERS+=(gongkai.pgdump)
+        ;;
+    *) die "GONGKAI_DATABASE_URL has an unknown scheme (expected sqlite:// or postgres://)" ;;
+esac
+
+VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("gongkai"))' 2>/dev/null) ||
+    VERSION=unknown
+cat >"$STAGING/MANIFEST" <<EOF
+format=gongkai-backup/1
+created=$STAMP
+host=$(hostname)
+gongkai_version=$VERSION
+data_dir=$DATA_DIR
+database=$KIND
+database_url=$MASKED
+${COUNTS// /$'\n'}
+EOF
+
+# ── 2. The data folder (site/, printqueue/, …) without the live SQLite files. ──
+log "archiving $DATA_DIR"
+rc=0
+tar --create --gzip --file="$ARCHIVE.partial" \
+    --anchored --exclude=./gongkai.sqlite3 --exclude='./gongkai.sqlite3-*' --exclude='./.restore-*' \
+    --warning=no-file-changed --warning=no-file-removed --warning=no-file-shrank \
+    --transform='s,^\.$,data,S' --transform='s,^\./,data/,S' \
+    -C "$STAGING" "${MEMBERS[@]}" -C "$DATA_DIR" . || rc=$?
+((rc <= 1)) || die "tar failed (exit $rc)"
+((rc == 0)) || log "note: some files changed while being read (normal while the service runs)"
+tar --list --gzip --file="$ARCHIVE.partial" >/dev/null || die "the archive does not read back"
+mv -- "$ARCHIVE.partial" "$ARCHIVE"
+(cd "$OUTPUT" && sha256sum -- "$NAME.tar.gz" >"$NAME.tar.gz.sha256")
+log "done: $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1), $KIND, $COUNTS)"
+
+# ── 3. Retention. ──
+if [[ -n $KEEP_DAYS ]]; then
+    while IFS= read -r -d '' old; do
+        log "deleting old backup ${old##*/}"
+        rm -f -- "$old" "$old.sha256"
+    done < <(find "$OUTPUT" -maxdepth 1 -type f -name 'gongkai-backup-*.tar.gz' -mtime "+$KEEP_DAYS" -print0)
+fi
+
+printf '%s\n' "$ARCHIVE"
