@@ -79,6 +79,8 @@ class Outcome(enum.StrEnum):
     TEMPORARY = "temporary"
     PERMANENT = "permanent"
     CONFIGURATION = "configuration"
+    DEFERRED = "deferred"  # wait for a slot or quota; not a failure
+    UNKNOWN = "unknown"  # may have been published: a person checks
     LEASE_EXPIRED = "lease_expired"
 
 
@@ -118,6 +120,10 @@ def decide(
         return Decision(State.ACCEPTED)
     if outcome is Outcome.PERMANENT:
         return Decision(State.FAILED, reason="permanent")
+    if outcome is Outcome.DEFERRED:
+        return Decision(State.RETRY_WAIT, retry_after or 0.0, "deferred")
+    if outcome is Outcome.UNKNOWN:
+        return Decision(State.UNCERTAIN, reason="the platform's answer was lost")
     if outcome is Outcome.CONFIGURATION:
         return Decision(State.RETRY_WAIT, policy.configuration_pause_seconds, "configuration")
     if outcome is Outcome.LEASE_EXPIRED:

@@ -12,15 +12,21 @@ import datetime as dt
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from channels.base import (
+    BatchChannel,
     Channel,
     ChannelError,
     Committed,
     ConfigurationError,
+    Deferred,
+    OutcomeUnknown,
     PermanentError,
     Publishable,
     TemporaryError,
@@ -63,15 +69,36 @@ def publishable(delivery: Delivery) -> Publishable:
         prepared=dict(delivery.prepared or {}),
         external_id=delivery.external_id,
         url=delivery.url,
+        batch_key=delivery.batch_key,
+        priority=item.priority,
+        urgent=item.urgent,
+        author=item.author,
     )
 
 
+def _batch_order(delivery: Delivery) -> tuple[int, dt.datetime, int]:
+    """Higher priority first, then the order items were meant to go out."""
+    return (-delivery.item.priority, delivery.item.publish_at, delivery.id)
+
+
 def _outcome_of(error: ChannelError) -> Outcome:
+    if isinstance(error, Deferred):
+        return Outcome.DEFERRED
+    if isinstance(error, OutcomeUnknown):
+        return Outcome.UNKNOWN
     if isinstance(error, PermanentError):
         return Outcome.PERMANENT
     if isinstance(error, ConfigurationError):
         return Outcome.CONFIGURATION
     return Outcome.TEMPORARY
+
+
+def _retry_after(error: ChannelError, now: dt.datetime) -> float | None:
+    if isinstance(error, Deferred):
+        return max((error.until - now).total_seconds(), 0.0)
+    if isinstance(error, TemporaryError):
+        return error.retry_after
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +147,50 @@ class Dispatcher:
         claim = await outbox.claim(
             worker=self.worker, now=self.clock(), lease_seconds=self.lease_seconds, limit=free
         )
-        for delivery_id in claim.delivery_ids:
-            task = asyncio.create_task(self._guarded_run(delivery_id, claim.token))
-            self._in_flight[delivery_id] = task
-            task.add_done_callback(self._forget)
-        return len(claim.delivery_ids)
+        if not claim.delivery_ids:
+            return 0
+        singles, batches = await self._group(claim)
+        for delivery_id in singles:
+            self._start([delivery_id], self._guarded_run(delivery_id, claim.token))
+        for ids in batches:
+            self._start(ids, self._guarded_batch(ids, claim.token))
+        return len(singles) + sum(len(ids) for ids in batches)
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
+    def _start(self, delivery_ids: list[int], work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        for delivery_id in delivery_ids:
+            self._in_flight[delivery_id] = task
+        task.add_done_callback(self._forget)
+
+    async def _group(self, claim: outbox.Claim) -> tuple[list[int], list[list[int]]]:
+        """Split a claim into single deliveries and whole batches for batch channels."""
+        rows = await Delivery.filter(id__in=claim.delivery_ids).prefetch_related("item")
+        singles: list[int] = []
+        fresh: dict[tuple[str, int], list[Delivery]] = defaultdict(list)
+        batches: dict[str, None] = {}
+        for delivery in rows:
+            channel = self.channels.get(delivery.channel)
+            if not isinstance(channel, BatchChannel):
+                singles.append(delivery.id)
+            elif delivery.batch_key:
+                batches.setdefault(delivery.batch_key)
+            else:
+                fresh[(delivery.channel, delivery.item.organization_id)].append(delivery)
+        grouped = [
+            await outbox.claim_batch_siblings(
+                key, lease_token=claim.token, expires_at=claim.expires_at
+            )
+            for key in batches
+        ]
+        for (name, _org), members in fresh.items():
+            limit = max(1, self.channels[name].batch_limit)  # type: ignore[attr-defined]
+            ordered = sorted(members, key=_batch_order)
+            grouped += [
+                [d.id for d in ordered[i : i + limit]] for i in range(0, len(ordered), limit)
+            ]
+        return sorted(singles), grouped
+
+    def _forget(self, task: asyncio.Task[None]) -> None:  # one task may hold a whole batch
         for delivery_id, running in list(self._in_flight.items()):
             if running is task:
                 del self._in_flight[delivery_id]
@@ -146,6 +210,65 @@ class Dispatcher:
                     return
                 await asyncio.sleep(0.01)
         raise TimeoutError("deliveries still due after the timeout")
+
+    async def _guarded_batch(self, delivery_ids: list[int], token: str) -> None:
+        try:
+            await self.run_batch(delivery_ids, token)
+        except outbox.TransitionRefused as exc:
+            log.warning("lease lost, batch outcome not recorded by this worker: %s", exc)
+        except asyncio.CancelledError:
+            for delivery_id in delivery_ids:
+                await self._release_on_shutdown(delivery_id, token)
+            raise
+        except Exception:
+            log.exception("batch %s: unexpected error in the dispatcher", delivery_ids)
+
+    async def run_batch(self, delivery_ids: list[int], token: str) -> None:
+        """Prepare each delivery alone, then commit those that are ready as one batch.
+
+        Only prepared deliveries get the batch key, so a batch that must be repeated after
+        a crash is always exactly the deliveries the first commit carried.
+        """
+        rows = await Delivery.filter(id__in=delivery_ids).prefetch_related("item__organization")
+        members = sorted(rows, key=_batch_order)
+        channel = self.channels[members[0].channel]
+        ready = [d for d in members if await self._ready_for_batch(d, channel, token)]
+        if not ready:
+            return
+        if ready[0].batch_key is None:
+            key = uuid.uuid4().hex
+            await outbox.assign_batch([d.id for d in ready], batch_key=key, lease_token=token)
+            for delivery in ready:
+                delivery.batch_key = key
+        started = self._started()
+        try:
+            results = await channel.commit_batch(  # type: ignore[attr-defined]
+                [publishable(d) for d in ready], [d.prepared for d in ready]
+            )
+        except ChannelError as error:
+            for delivery in ready:
+                await self._record_failure(delivery, token, Step.COMMIT, error, started)
+            return
+        for delivery, result in zip(ready, results, strict=True):
+            await self._record_commit(delivery, token, result, started)
+
+    async def _ready_for_batch(self, delivery: Delivery, channel: Channel, token: str) -> bool:
+        """Prepare a batch member if needed; False if it dropped out (cancelled or failed)."""
+        if delivery.item.status != ItemStatus.ACTIVE:
+            await outbox.cancel_held(delivery, lease_token=token, reason="item was cancelled")
+            return False
+        if delivery.step != Step.PREPARE:
+            return True
+        started = self._started()
+        try:
+            prepared = await channel.prepare(publishable(delivery))
+        except ChannelError as error:
+            await self._record_failure(delivery, token, Step.PREPARE, error, started)
+            return False
+        await self._log(delivery, Step.PREPARE, "ok", started)
+        await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
+        delivery.prepared, delivery.step = prepared, Step.COMMIT
+        return True
 
     async def _guarded_run(self, delivery_id: int, token: str) -> None:
         try:
@@ -202,7 +325,7 @@ class Dispatcher:
         self, delivery: Delivery, token: str, step: Step, error: ChannelError, started: _Started
     ) -> None:
         outcome = _outcome_of(error)
-        retry_after = error.retry_after if isinstance(error, TemporaryError) else None
+        retry_after = _retry_after(error, self.clock())
         decision = self._decide(outcome, delivery, retry_after=retry_after)
         await self._log(delivery, step, outcome, started, error=error)
         level = logging.INFO if outcome is Outcome.TEMPORARY else logging.WARNING

@@ -59,6 +59,8 @@ class ItemInput:
     channels: Sequence[str] = ("website", "noticeboard")
     publish_at: dt.datetime | None = None
     author: str = ""
+    priority: int = 0
+    urgent: bool = False
 
 
 def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDraft:
@@ -88,6 +90,8 @@ def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDra
         publish_at=publish_at.astimezone(dt.UTC),
         channels=list(dict.fromkeys(data.channels)),
         author=data.author,
+        priority=data.priority,
+        urgent=data.urgent,
     )
 
 

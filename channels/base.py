@@ -21,7 +21,16 @@ Failures are never returned as values. Each method raises one of:
 - ``TemporaryError``: try again later (``retry_after`` seconds, if the platform said so);
 - ``PermanentError``: stop and show the reason to staff;
 - ``ConfigurationError``: the channel is misconfigured for this organization (a wrong
-  secret, no permission); the delivery pauses until staff fix the settings.
+  secret, no permission); the delivery pauses until staff fix the settings;
+- ``Deferred``: not a failure: nothing was made public and the delivery must wait until
+  ``until`` (the next broadcast slot, the next day's quota); no attempt is used up;
+- ``OutcomeUnknown``: the platform may or may not have published it, and repeating could
+  publish twice; the delivery goes to ``uncertain`` for a person to check.
+
+A channel with ``batch_limit`` > 1 (``BatchChannel``) also offers ``commit_batch``: the
+dispatcher groups up to that many due deliveries of one organization, gives them one
+``batch_key`` (stored before the commit, so a repeat after a crash regroups exactly the
+same deliveries under the same key) and commits them together.
 
 Adapters translate their library's exceptions into these in one place, with ``from exc``.
 """
@@ -29,7 +38,7 @@ Adapters translate their library's exceptions into these in one place, with ``fr
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -52,6 +61,16 @@ class TemporaryError(ChannelError):
 
 
 class PermanentError(ChannelError):
+    pass
+
+
+class Deferred(ChannelError):
+    def __init__(self, message: str, *, until: dt.datetime, code: str | None = "deferred") -> None:
+        super().__init__(message, code=code)
+        self.until = until
+
+
+class OutcomeUnknown(ChannelError):
     pass
 
 
@@ -83,6 +102,10 @@ class Publishable:
     prepared: Mapping[str, Any] = field(default_factory=dict)
     external_id: str | None = None
     url: str | None = None
+    batch_key: str | None = None
+    priority: int = 0
+    urgent: bool = False
+    author: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +142,17 @@ class Channel(Protocol):
     async def check(self) -> str: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BatchChannel(Channel, Protocol):
+    """A channel that commits several deliveries of one organization at once."""
+
+    batch_limit: int
+
+    async def commit_batch(
+        self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
+    ) -> list[Committed]: ...
 
 
 CHANNEL_NAMES = ("website", "noticeboard", "wechat")

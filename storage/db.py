@@ -12,7 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
 from tortoise.migrations.api import migrate
 
-MODELS_MODULE = "storage.models"
+MODELS_MODULES = ["storage.models", "storage.wechat_models"]
 MIGRATIONS_MODULE = "storage.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -38,7 +38,7 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "connections": {name: url},
         "apps": {
             "models": {
-                "models": [MODELS_MODULE],
+                "models": MODELS_MODULES,
                 "default_connection": name,
                 "migrations": MIGRATIONS_MODULE,
             }

@@ -41,6 +41,8 @@ class ItemDraft:
     publish_at: dt.datetime
     channels: Sequence[str]
     author: str
+    priority: int = 0
+    urgent: bool = False
 
 
 async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) -> str:
@@ -77,6 +79,8 @@ async def _create(
         publish_at=draft.publish_at,
         channels=list(draft.channels),
         author=draft.author,
+        priority=draft.priority,
+        urgent=draft.urgent,
         imported=imported,
         using_db=conn,
     )

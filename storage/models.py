@@ -89,6 +89,8 @@ class Item(Model):
     channels: list[str] = fields.JSONField(default=list)
     status = fields.CharField(max_length=16, default="active", db_index=True)
     author = fields.CharField(max_length=100, default="")
+    priority = fields.SmallIntField(default=0)  # higher goes first in a WeChat broadcast
+    urgent = fields.BooleanField(default=False)  # may use the day's broadcast at once
     imported = fields.BooleanField(default=False)  # 补录: published before Gongkai
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -116,6 +118,9 @@ class Delivery(Model):
     lease_owner = fields.CharField(max_length=100, null=True)
     lease_expires_at = fields.DatetimeField(null=True)
     idempotency_key = fields.CharField(max_length=64)
+    # Deliveries committed together (a multi-article WeChat broadcast) share this key.
+    batch_key = fields.CharField(max_length=32, null=True, db_index=True)
+    priority = fields.SmallIntField(default=0)  # the item's, copied: claims never join
     prepared: dict[str, object] = fields.JSONField(default=dict)
     external_id = fields.CharField(max_length=200, null=True)
     url = fields.CharField(max_length=500, null=True)

@@ -55,6 +55,7 @@ async def create_deliveries(
             state=State.PENDING,
             step=Step.PREPARE,
             next_attempt_at=item.publish_at,
+            priority=item.priority,
             idempotency_key=uuid.uuid4().hex,  # 32 ASCII chars: fits WeChat's clientmsgid
             using_db=conn,
         )
@@ -69,7 +70,7 @@ async def claim(*, worker: str, now: dt.datetime, lease_seconds: float, limit: i
     async with in_transaction() as conn:
         due = (
             Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lte=now)
-            .order_by("next_attempt_at", "id")
+            .order_by("-priority", "next_attempt_at", "id")
             .limit(limit)
             .using_db(conn)
         )
@@ -116,6 +117,29 @@ async def _change(
     if changed != 1:
         held = f" (lease {lease_token})" if lease_token else ""
         raise TransitionRefused(delivery_id, target, held)
+
+
+async def assign_batch(delivery_ids: Sequence[int], *, batch_key: str, lease_token: str) -> None:
+    """Record which held deliveries will be committed together, before the commit."""
+    changed = await Delivery.filter(
+        id__in=list(delivery_ids), state=State.SENDING, lease_owner=lease_token, batch_key=None
+    ).update(batch_key=batch_key)
+    if changed != len(delivery_ids):
+        raise TransitionRefused(delivery_ids[0], State.SENDING, " (batch assignment lost)")
+
+
+async def claim_batch_siblings(
+    batch_key: str, *, lease_token: str, expires_at: dt.datetime
+) -> list[int]:
+    """Claim the rest of a batch so it is always committed whole, under the same lease."""
+    await Delivery.filter(batch_key=batch_key, state__in=CLAIMABLE).update(
+        state=State.SENDING,
+        lease_owner=lease_token,
+        lease_expires_at=expires_at,
+        attempts=F("attempts") + 1,
+    )
+    held = Delivery.filter(batch_key=batch_key, lease_owner=lease_token, state=State.SENDING)
+    return sorted(delivery.id for delivery in await held.only("id"))
 
 
 async def save_prepared(delivery_id: int, *, lease_token: str, prepared: dict[str, Any]) -> None:
@@ -171,6 +195,9 @@ async def apply_decision(
         values["url"] = url
     if decision.state is State.RETRY_WAIT:
         values["next_attempt_at"] = now + dt.timedelta(seconds=decision.delay_seconds or 0)
+    if decision.reason == "deferred":
+        values["batch_key"] = None  # nothing was sent: regroup with whatever is due then
+        values["attempts"] = max(delivery.attempts - 1, 0)  # waiting is not a failed try
     if decision.state is State.PENDING:
         values["next_attempt_at"] = now
     if decision.state is State.ACCEPTED:

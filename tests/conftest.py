@@ -19,7 +19,8 @@ from storage.db import close_database, open_database
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
 _TABLES = (
-    "posting, publication, delivery_attempt, delivery, item, index_counter, api_token, organization"
+    "wechat_event, wechat_job, wechat_media, wechat_token, wechat_account, posting, publication, "
+    "delivery_attempt, delivery, item, index_counter, api_token, organization"
 )
 _pg_state: dict[str, bool] = {}
 

@@ -7,10 +7,10 @@ idempotency key (so a repeat is visible), and can hold a commit until released.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from channels.base import ChannelError, Committed, Publishable, Withdrawal
+from channels.base import ChannelError, Committed, Deferred, Publishable, Withdrawal
 
 
 class ScriptedChannel:
@@ -75,3 +75,30 @@ class ScriptedChannel:
 
     async def aclose(self) -> None:
         return None
+
+
+class ScriptedBatchChannel(ScriptedChannel):
+    """Commits several deliveries at once and, like WeChat's clientmsgid, recognises a
+    repeated batch key: a repeat returns the first answer and publishes nothing new."""
+
+    def __init__(self, *, batch_limit: int = 8, **kwargs: Any) -> None:
+        super().__init__(needs_confirmation=True, **kwargs)
+        self.batch_limit = batch_limit
+        self.batches: dict[str, list[int]] = {}  # batch key -> delivery ids, first commit
+        self.commits: list[tuple[str, list[int]]] = []  # every commit_batch call
+        self.defer_until: Any = None
+        self.crash_after_send = asyncio.Event()
+
+    async def commit_batch(
+        self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
+    ) -> list[Committed]:
+        key = pubs[0].batch_key or ""
+        assert all(p.batch_key == key for p in pubs), "a batch carries one key"
+        self.commits.append((key, [p.delivery_id for p in pubs]))
+        if self.defer_until is not None:
+            raise Deferred("等待群发时段", until=self.defer_until)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.batches.setdefault(key, [p.delivery_id for p in pubs])
+        await self.hold.wait()
+        return [Committed(external_id=f"msg-{key}", needs_confirmation=True) for _ in pubs]
