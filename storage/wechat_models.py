@@ -30,7 +30,7 @@ class WechatAccount(Model):
     cover_file = fields.CharField(max_length=300, default="")
     preview_openid = fields.CharField(max_length=64, default="")
     welcome_text = fields.TextField(default="")
-    keywords = fields.JSONField(default=list)
+    keywords: list[str] = fields.JSONField(default=list)
     default_reply = fields.TextField(default="")
     enabled = fields.BooleanField(default=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -77,7 +77,7 @@ class WechatJob(Model):
     app_id = fields.CharField(max_length=32, db_index=True)
     mode = fields.CharField(max_length=16)
     local_date = fields.DateField()  # Asia/Shanghai day of the commit, for quotas
-    delivery_ids = fields.JSONField(default=list)  # in article order
+    delivery_ids: list[int] = fields.JSONField(default=list)  # in article order
     draft_media_id = fields.CharField(max_length=128, null=True)
     commit_started_at = fields.DatetimeField(null=True)
     msg_id = fields.CharField(max_length=32, null=True, db_index=True)
@@ -86,8 +86,8 @@ class WechatJob(Model):
     article_id = fields.CharField(max_length=128, null=True)
     status = fields.CharField(max_length=16, default="drafting")
     platform_status = fields.CharField(max_length=64, default="")
-    article_urls = fields.JSONField(default=list)
-    fail_idx = fields.JSONField(default=list)
+    article_urls: list[str] = fields.JSONField(default=list)
+    fail_idx: list[int] = fields.JSONField(default=list)
     total_count = fields.IntField(null=True)
     filter_count = fields.IntField(null=True)
     sent_count = fields.IntField(null=True)
@@ -107,7 +107,7 @@ class WechatEvent(Model):
     app_id = fields.CharField(max_length=32)
     dedupe_key = fields.CharField(max_length=128, unique=True)
     kind = fields.CharField(max_length=32)
-    payload = fields.JSONField(default=dict)
+    payload: dict[str, object] = fields.JSONField(default=dict)
     received_at = fields.DatetimeField(auto_now_add=True)
     processed_at = fields.DatetimeField(null=True)
 
