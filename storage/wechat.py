@@ -1,0 +1,247 @@
+"""WeChat state in the database: accounts (secrets sealed), the shared token, media, jobs.
+
+These classes implement the stores the WeChat channel asks for (``channels.wechat``),
+so every worker process shares one token, one upload record and one job record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import secrets
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+
+from channels.base import TemporaryError
+from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
+from storage.crypto import SecretBox
+from storage.models import Organization
+from storage.wechat_models import WechatAccount, WechatJob, WechatMedia, WechatToken
+
+LOCK_SECONDS = 30.0
+LOCK_WAIT_SECONDS = 20.0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DatabaseTokenStore:
+    """One token row per account; refreshing is guarded by a compare-and-set row lock."""
+
+    def __init__(self, *, owner: str) -> None:
+        self._owner = owner
+
+    async def get(self, appid: str) -> StoredToken | None:
+        row = await WechatToken.get_or_none(app_id=appid)
+        if row is None or not row.token or row.expires_at is None:
+            return None
+        return StoredToken(row.token, row.expires_at)
+
+    async def put(self, appid: str, token: StoredToken) -> None:
+        await self._row(appid)
+        await WechatToken.filter(app_id=appid).update(
+            token=token.token, expires_at=token.expires_at
+        )
+
+    @asynccontextmanager
+    async def lock(self, appid: str) -> AsyncIterator[None]:
+        await self._row(appid)
+        me = f"{self._owner}/{secrets.token_hex(4)}"
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while not await self._try_lock(appid, me):
+            if time.monotonic() > deadline:
+                raise TemporaryError(
+                    "微信 access_token 刷新锁等待超时，稍后重试", code="token_lock"
+                )
+            await asyncio.sleep(0.2)
+        try:
+            yield
+        finally:
+            await WechatToken.filter(app_id=appid, lock_owner=me).update(
+                lock_owner=None, lock_expires_at=None
+            )
+
+    async def _try_lock(self, appid: str, me: str) -> bool:
+        now = _now()
+        free = Q(lock_owner=None) | Q(lock_expires_at__lt=now)
+        changed = await WechatToken.filter(Q(app_id=appid) & free).update(
+            lock_owner=me, lock_expires_at=now + dt.timedelta(seconds=LOCK_SECONDS)
+        )
+        return changed == 1
+
+    async def _row(self, appid: str) -> None:
+        if await WechatToken.exists(app_id=appid):
+            return
+        with contextlib.suppress(IntegrityError):  # another worker created it first
+            await WechatToken.create(app_id=appid)
+
+
+class DatabaseMediaStore:
+    """Uploads remembered by (account, content hash, kind)."""
+
+    async def get(self, appid: str, sha256: str, kind: MediaKind) -> StoredMedia | None:
+        row = await WechatMedia.get_or_none(app_id=appid, sha256=sha256, kind=kind)
+        return None if row is None else StoredMedia(row.media_id, row.url)
+
+    async def put(self, appid: str, sha256: str, kind: MediaKind, media: StoredMedia) -> None:
+        # The same bytes recorded by another worker first: either record will do.
+        with contextlib.suppress(IntegrityError):
+            await WechatMedia.create(
+                app_id=appid, sha256=sha256, kind=kind, media_id=media.media_id, url=media.url
+            )
+
+
+@dataclass
+class JobRecord:
+    """What one commit to WeChat has reached; saved before and after every call."""
+
+    batch_key: str
+    app_id: str
+    mode: str
+    local_date: dt.date
+    delivery_ids: list[int] = field(default_factory=list)
+    draft_media_id: str | None = None
+    commit_started_at: dt.datetime | None = None
+    msg_id: str | None = None
+    msg_data_id: str | None = None
+    publish_id: str | None = None
+    article_id: str | None = None
+    status: str = "drafting"  # drafting, sent, finished, failed
+    platform_status: str = ""
+    article_urls: list[str] = field(default_factory=list)
+    fail_idx: list[int] = field(default_factory=list)
+    total_count: int | None = None
+    filter_count: int | None = None
+    sent_count: int | None = None
+    error_count: int | None = None
+    last_polled_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+
+
+class DatabaseJobStore:
+    """Job records keyed by batch key (the clientmsgid)."""
+
+    async def get(self, batch_key: str) -> JobRecord | None:
+        row = await WechatJob.get_or_none(batch_key=batch_key)
+        return None if row is None else _record(row)
+
+    async def find(
+        self, *, msg_id: str | None = None, publish_id: str | None = None
+    ) -> JobRecord | None:
+        query = (
+            WechatJob.filter(msg_id=msg_id) if msg_id else WechatJob.filter(publish_id=publish_id)
+        )
+        row = await query.first()
+        return None if row is None else _record(row)
+
+    async def save(self, job: JobRecord) -> None:
+        values = asdict(job)
+        key = values.pop("batch_key")
+        changed = await WechatJob.filter(batch_key=key).update(**values)
+        if not changed:
+            await WechatJob.create(batch_key=key, **values)
+
+    async def broadcasts_since(self, app_id: str, since: dt.date) -> int:
+        """Broadcasts accepted by WeChat for this account on or after ``since`` (quotas)."""
+        return await WechatJob.filter(
+            app_id=app_id, mode="broadcast", msg_id__isnull=False, local_date__gte=since
+        ).count()
+
+
+def _record(row: WechatJob) -> JobRecord:
+    names = JobRecord.__dataclass_fields__
+    return JobRecord(**{name: getattr(row, name) for name in names})
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One organization's account, secrets opened; never logged (the repr hides them)."""
+
+    org_code: str
+    org_name: str
+    app_id: str
+    secret: str = field(repr=False)
+    kind: str
+    mode: str
+    tag_id: int | None
+    slot_time: dt.time
+    allow_publish_fallback: bool
+    author: str
+    cover_file: str
+    original_id: str
+    callback_token: str = field(repr=False)
+    aes_key: str = field(repr=False)
+    preview_openid: str
+    welcome_text: str
+    keywords: tuple[str, ...]
+    default_reply: str
+
+
+class DatabaseAccounts:
+    """Reads accounts for the channel and the callback endpoint, opening sealed secrets."""
+
+    def __init__(self, box: SecretBox) -> None:
+        self._box = box
+
+    async def account(self, org_code: str) -> AccountConfig | None:
+        row = await WechatAccount.get_or_none(
+            organization__code=org_code, enabled=True
+        ).prefetch_related("organization")
+        return None if row is None else self._config(row)
+
+    async def by_app_id(self, app_id: str) -> AccountConfig | None:
+        row = await WechatAccount.get_or_none(app_id=app_id).prefetch_related("organization")
+        return None if row is None else self._config(row)
+
+    def _config(self, row: WechatAccount) -> AccountConfig:
+        hour, minute = (int(part) for part in row.slot_time.split(":"))
+        return AccountConfig(
+            org_code=row.organization.code,
+            org_name=row.organization.name,
+            app_id=row.app_id,
+            secret=self._box.open(row.app_secret_sealed),
+            kind=row.kind,
+            mode=row.mode,
+            tag_id=row.tag_id,
+            slot_time=dt.time(hour, minute),
+            allow_publish_fallback=row.allow_publish_fallback,
+            author=row.author,
+            cover_file=row.cover_file,
+            original_id=row.original_id,
+            callback_token=self._open(row.callback_token_sealed),
+            aes_key=self._open(row.aes_key_sealed),
+            preview_openid=row.preview_openid,
+            welcome_text=row.welcome_text,
+            keywords=tuple(row.keywords or ()),
+            default_reply=row.default_reply,
+        )
+
+    def _open(self, sealed: str) -> str:
+        return self._box.open(sealed) if sealed else ""
+
+    async def configure(self, org: Organization, **settings: Any) -> WechatAccount:
+        """Create or change an organization's account; secrets given in plain are sealed."""
+        for secret_name in ("app_secret", "callback_token", "aes_key"):
+            if settings.get(secret_name):
+                settings[f"{secret_name}_sealed"] = self._box.seal(settings.pop(secret_name))
+            else:
+                settings.pop(secret_name, None)  # unchanged: never overwritten by a blank
+        row = await WechatAccount.get_or_none(organization_id=org.id)
+        if row is None:
+            return await WechatAccount.create(organization=org, **settings)
+        await WechatAccount.filter(id=row.id).update(**settings)
+        return await WechatAccount.get(id=row.id)
+
+
+def cover_path(data_dir: Path, org_code: str) -> Path:
+    """Where an organization's uploaded cover image is kept."""
+    return data_dir / "wechat" / "covers" / f"{org_code}.jpg"
