@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -19,7 +19,14 @@ from bot.scheduler import build_scheduler
 from bot.settings import Settings
 from channels.base import Channel
 from channels.registry import build_channels
+from storage.crypto import SecretBox, load_key
 from storage.db import close_database, open_database
+from storage.wechat import (
+    DatabaseAccounts,
+    DatabaseJobStore,
+    DatabaseMediaStore,
+    DatabaseTokenStore,
+)
 
 log = logging.getLogger("gongkai")
 
@@ -31,8 +38,30 @@ class Runtime:
     settings: Settings
     channels: dict[str, Channel]
     dispatcher: Dispatcher
+    wechat: WechatStores
     scheduler: AsyncIOScheduler | None = None
-    extras: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WechatStores:
+    """The database-backed WeChat state shared by the channel and the callback endpoint."""
+
+    accounts: DatabaseAccounts
+    jobs: DatabaseJobStore
+    tokens: DatabaseTokenStore
+    media: DatabaseMediaStore
+
+
+def wechat_stores(settings: Settings) -> WechatStores:
+    box = SecretBox(
+        load_key(settings.secret_key.get_secret_value(), settings.data_dir / "secret.key")
+    )
+    return WechatStores(
+        accounts=DatabaseAccounts(box),
+        jobs=DatabaseJobStore(),
+        tokens=DatabaseTokenStore(owner=settings.effective_worker_id()),
+        media=DatabaseMediaStore(),
+    )
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -62,10 +91,11 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
     async with contextlib.AsyncExitStack() as stack:
         await open_database(settings.effective_database_url)
         stack.push_async_callback(close_database)
-        channels = build_channels(settings)
+        stores = wechat_stores(settings)
+        channels = build_channels(settings, wechat=stores)
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
-        runtime = Runtime(settings, channels, build_dispatcher(settings, channels))
+        runtime = Runtime(settings, channels, build_dispatcher(settings, channels), stores)
         if run_worker:
             runtime.scheduler = build_scheduler(runtime.dispatcher, settings)
             runtime.scheduler.start()

@@ -44,7 +44,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def publishable(delivery: Delivery) -> Publishable:
+def publishable(delivery: Delivery, *, source_url: str | None = None) -> Publishable:
     """The channel's view of a delivery (its item and organization must be fetched)."""
     item = delivery.item
     org = item.organization
@@ -70,6 +70,7 @@ def publishable(delivery: Delivery) -> Publishable:
         external_id=delivery.external_id,
         url=delivery.url,
         batch_key=delivery.batch_key,
+        source_url=source_url,
         priority=item.priority,
         urgent=item.urgent,
         author=item.author,
@@ -232,7 +233,8 @@ class Dispatcher:
         rows = await Delivery.filter(id__in=delivery_ids).prefetch_related("item__organization")
         members = sorted(rows, key=_batch_order)
         channel = self.channels[members[0].channel]
-        ready = [d for d in members if await self._ready_for_batch(d, channel, token)]
+        pages = await outbox.website_pages([d.item_id for d in members])
+        ready = [d for d in members if await self._ready_for_batch(d, channel, token, pages)]
         if not ready:
             return
         if ready[0].batch_key is None:
@@ -243,7 +245,8 @@ class Dispatcher:
         started = self._started()
         try:
             results = await channel.commit_batch(  # type: ignore[attr-defined]
-                [publishable(d) for d in ready], [d.prepared for d in ready]
+                [publishable(d, source_url=pages.get(d.item_id)) for d in ready],
+                [d.prepared for d in ready],
             )
         except ChannelError as error:
             for delivery in ready:
@@ -252,7 +255,9 @@ class Dispatcher:
         for delivery, result in zip(ready, results, strict=True):
             await self._record_commit(delivery, token, result, started)
 
-    async def _ready_for_batch(self, delivery: Delivery, channel: Channel, token: str) -> bool:
+    async def _ready_for_batch(
+        self, delivery: Delivery, channel: Channel, token: str, pages: Mapping[int, str]
+    ) -> bool:
         """Prepare a batch member if needed; False if it dropped out (cancelled or failed)."""
         if delivery.item.status != ItemStatus.ACTIVE:
             await outbox.cancel_held(delivery, lease_token=token, reason="item was cancelled")
@@ -261,7 +266,8 @@ class Dispatcher:
             return True
         started = self._started()
         try:
-            prepared = await channel.prepare(publishable(delivery))
+            pub = publishable(delivery, source_url=pages.get(delivery.item_id))
+            prepared = await channel.prepare(pub)
         except ChannelError as error:
             await self._record_failure(delivery, token, Step.PREPARE, error, started)
             return False

@@ -16,12 +16,12 @@ from tortoise.expressions import Q
 from bot.content import UnsafeContent, render_body
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.dispatcher import publishable, utcnow
-from channels.base import Channel, ChannelError
+from channels.base import Channel, ChannelError, Publishable, ValidatingChannel
 from channels.registry import unavailable_reason
 from storage import items as item_store
 from storage import outbox
 from storage.items import ItemDraft, ItemStatus
-from storage.ledger import local_today
+from storage.ledger import local_date, local_today
 from storage.models import Delivery, Item, Organization, Posting
 
 log = logging.getLogger("gongkai.publishing")
@@ -114,7 +114,44 @@ async def queue(
     """Validate and queue an item once; its deliveries are created with it."""
     check_channels(data.channels, channels)
     draft = _draft(data, max_body_bytes=max_body_bytes, now=now or utcnow())
+    await _channel_limits(draft, channels)
     return await item_store.queue_item(draft)
+
+
+async def _channel_limits(draft: ItemDraft, channels: Mapping[str, Channel]) -> None:
+    """Let channels with limits of their own (WeChat) refuse the item now, naming the field."""
+    pub = _unsaved(draft)
+    for name in draft.channels:
+        channel = channels.get(name)
+        if isinstance(channel, ValidatingChannel):
+            for field, message in await channel.validate(pub):
+                raise InputError(field, message)
+
+
+def _unsaved(draft: ItemDraft) -> Publishable:
+    """The channel's view of an item that is not stored yet."""
+    return Publishable(
+        delivery_id=0,
+        idempotency_key="",
+        org_code=draft.organization.code,
+        org_name=draft.organization.name,
+        item_id=0,
+        lineage_id=0,
+        revision=1,
+        index_no="",
+        title=draft.title,
+        body_md=draft.body_md,
+        body_html=draft.body_html,
+        summary=draft.summary,
+        category=draft.category,
+        doc_number=draft.doc_number,
+        normative=draft.normative,
+        formed_on=draft.formed_on,
+        publish_date=local_date(draft.publish_at),
+        priority=draft.priority,
+        urgent=draft.urgent,
+        author=draft.author,
+    )
 
 
 async def revise(
@@ -131,6 +168,7 @@ async def revise(
         raise InputError("org", "a revision stays with the item's organization")
     check_channels(data.channels, channels)
     draft = _draft(data, max_body_bytes=max_body_bytes, now=utcnow())
+    await _channel_limits(draft, channels)
     try:
         return await item_store.revise_item(item, draft)
     except ValueError as exc:  # lost a race with another edit, cancel or withdraw

@@ -56,8 +56,14 @@ class Settings(BaseSettings):
     printer_command: str = ""  # e.g. "lp -d township-hp"; empty: print queue only
     pdf_font_path: Path = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
-    # WeChat (the channel itself comes with the WeChat issue; the address is set now).
+    # WeChat: per-organization accounts are configured with `gongkai wechat configure`.
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_timeout_seconds: float = Field(default=10.0, gt=0)
+    wechat_slot_window_minutes: int = Field(default=120, ge=5, le=1440)
+    wechat_poll_interval_seconds: float = Field(default=600.0, ge=1)
+    wechat_image_max_bytes: int = Field(default=1_000_000, ge=1000)
+    wechat_images_allowed: bool = True  # fetch http(s) body images and re-host them
+    secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key
 
     @field_validator("database_url")
     @classmethod

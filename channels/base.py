@@ -103,6 +103,7 @@ class Publishable:
     external_id: str | None = None
     url: str | None = None
     batch_key: str | None = None
+    source_url: str | None = None  # the item's page on the website, when it has one
     priority: int = 0
     urgent: bool = False
     author: str = ""
@@ -153,6 +154,13 @@ class BatchChannel(Channel, Protocol):
     async def commit_batch(
         self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
     ) -> list[Committed]: ...
+
+
+@runtime_checkable
+class ValidatingChannel(Channel, Protocol):
+    """A channel with limits of its own, checked when an item is queued, not at publish."""
+
+    async def validate(self, pub: Publishable) -> list[tuple[str, str]]: ...
 
 
 CHANNEL_NAMES = ("website", "noticeboard", "wechat")

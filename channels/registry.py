@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Protocol
 
@@ -11,6 +12,9 @@ from channels.base import CHANNEL_NAMES, Channel
 from channels.cms import CmsWebsite
 from channels.noticeboard import NoticeBoard
 from channels.website import StaticWebsite
+from channels.wechat import WeChatChannel
+from channels.wechat_state import AccountDirectory, JobStore
+from channels.wechat_tokens import MediaStore, TokenStore
 
 
 class ChannelSettings(Protocol):
@@ -24,6 +28,12 @@ class ChannelSettings(Protocol):
     posting_period_days: int
     printer_command: str
     pdf_font_path: Path
+    wechat_api_base: str
+    wechat_timeout_seconds: float
+    wechat_slot_window_minutes: int
+    wechat_poll_interval_seconds: float
+    wechat_images_allowed: bool
+    wechat_image_max_bytes: int
 
     @property
     def site_dir(self) -> Path: ...
@@ -32,11 +42,29 @@ class ChannelSettings(Protocol):
     def print_queue_dir(self) -> Path: ...
 
 
-def build_channels(settings: ChannelSettings) -> dict[str, Channel]:
+class WechatStoreSet(Protocol):
+    """The shared state the WeChat channel keeps (``bot.app.WechatStores`` provides it)."""
+
+    @property
+    def accounts(self) -> AccountDirectory: ...
+
+    @property
+    def jobs(self) -> JobStore: ...
+
+    @property
+    def tokens(self) -> TokenStore: ...
+
+    @property
+    def media(self) -> MediaStore: ...
+
+
+def build_channels(
+    settings: ChannelSettings, *, wechat: WechatStoreSet | None = None
+) -> dict[str, Channel]:
     """Every channel that is configured, by name.
 
-    The website is the built-in static site unless a CMS endpoint is set. WeChat has its
-    slot in ``CHANNEL_NAMES`` but is built only once an account is configured.
+    The website is the built-in static site unless a CMS endpoint is set. WeChat serves
+    every organization that has an account; without shared stores it is left out.
     """
     website: Channel
     if settings.cms_url:
@@ -54,7 +82,22 @@ def build_channels(settings: ChannelSettings) -> dict[str, Channel]:
         printer_command=settings.printer_command,
         posting_period_days=settings.posting_period_days,
     )
-    return {"website": website, "noticeboard": board}
+    channels: dict[str, Channel] = {"website": website, "noticeboard": board}
+    if wechat is not None:
+        channels["wechat"] = WeChatChannel(
+            accounts=wechat.accounts,
+            jobs=wechat.jobs,
+            tokens=wechat.tokens,
+            media=wechat.media,
+            api_base=settings.wechat_api_base,
+            timeout=settings.wechat_timeout_seconds,
+            font_path=settings.pdf_font_path,
+            slot_window=dt.timedelta(minutes=settings.wechat_slot_window_minutes),
+            poll_interval=dt.timedelta(seconds=settings.wechat_poll_interval_seconds),
+            images_allowed=settings.wechat_images_allowed,
+            image_max_bytes=settings.wechat_image_max_bytes,
+        )
+    return channels
 
 
 def unavailable_reason(name: str, channels: dict[str, Channel]) -> str | None:

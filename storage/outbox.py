@@ -308,6 +308,14 @@ async def expired_leases(now: dt.datetime) -> list[Delivery]:
     return await Delivery.filter(state=State.SENDING, lease_expires_at__lt=now)
 
 
+async def website_pages(item_ids: Sequence[int]) -> dict[int, str]:
+    """The published website URL of each item that has one (WeChat's 阅读原文 link)."""
+    rows = await Delivery.filter(
+        item_id__in=list(item_ids), channel="website", state=State.PUBLISHED, url__isnull=False
+    ).only("item_id", "url")
+    return {row.item_id: row.url for row in rows if row.url}
+
+
 async def count_due(before: dt.datetime) -> int:
     """Deliveries that a worker may claim at or before ``before``."""
     return await Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lte=before).count()

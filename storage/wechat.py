@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from channels.base import TemporaryError
+from channels.wechat_state import AccountConfig, JobRecord
 from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
 from storage.crypto import SecretBox
 from storage.models import Organization
@@ -100,33 +101,6 @@ class DatabaseMediaStore:
             )
 
 
-@dataclass
-class JobRecord:
-    """What one commit to WeChat has reached; saved before and after every call."""
-
-    batch_key: str
-    app_id: str
-    mode: str
-    local_date: dt.date
-    delivery_ids: list[int] = field(default_factory=list)
-    draft_media_id: str | None = None
-    commit_started_at: dt.datetime | None = None
-    msg_id: str | None = None
-    msg_data_id: str | None = None
-    publish_id: str | None = None
-    article_id: str | None = None
-    status: str = "drafting"  # drafting, sent, finished, failed
-    platform_status: str = ""
-    article_urls: list[str] = field(default_factory=list)
-    fail_idx: list[int] = field(default_factory=list)
-    total_count: int | None = None
-    filter_count: int | None = None
-    sent_count: int | None = None
-    error_count: int | None = None
-    last_polled_at: dt.datetime | None = None
-    finished_at: dt.datetime | None = None
-
-
 class DatabaseJobStore:
     """Job records keyed by batch key (the clientmsgid)."""
 
@@ -160,30 +134,6 @@ class DatabaseJobStore:
 def _record(row: WechatJob) -> JobRecord:
     names = JobRecord.__dataclass_fields__
     return JobRecord(**{name: getattr(row, name) for name in names})
-
-
-@dataclass(frozen=True)
-class AccountConfig:
-    """One organization's account, secrets opened; never logged (the repr hides them)."""
-
-    org_code: str
-    org_name: str
-    app_id: str
-    secret: str = field(repr=False)
-    kind: str
-    mode: str
-    tag_id: int | None
-    slot_time: dt.time
-    allow_publish_fallback: bool
-    author: str
-    cover_file: str
-    original_id: str
-    callback_token: str = field(repr=False)
-    aes_key: str = field(repr=False)
-    preview_openid: str
-    welcome_text: str
-    keywords: tuple[str, ...]
-    default_reply: str
 
 
 class DatabaseAccounts:

@@ -73,7 +73,7 @@ class TestValidation:
             "/api/v1/items", json={**ITEM, "channels": ["wechat"]}, headers=api.tiande
         )
         assert response.status_code == 422
-        assert "'wechat' is not configured" in response.text
+        assert "尚未配置微信公众号" in response.text
 
     async def test_script_inside_a_body_is_removed_for_the_web(self, api: Api) -> None:
         """Script and handlers in an otherwise fine body are stripped, the text kept."""

@@ -1,0 +1,310 @@
+"""What WeChat tells us through the callback: job results and follower messages.
+
+Nothing here knows about HTTP (``bot.web.wechat_callback`` does). Every callback is
+stored first (``record``) under a dedupe key, so WeChat's retries are recognised; job
+events are applied afterwards (``process_pending``), so an event stored just before a
+crash is still applied by the next run. Applying is idempotent: a job that reached a
+final state is never changed again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tortoise.exceptions import IntegrityError
+from wechatpy.events import MassSendJobFinishEvent
+
+from bot.delivery import State
+from storage.items import ItemStatus
+from storage.models import Delivery
+from storage.wechat import AccountConfig, DatabaseJobStore, JobRecord
+from storage.wechat_models import WechatEvent
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+log = logging.getLogger("gongkai.wechat.events")
+
+MASS_KIND, PUBLISH_KIND = "masssendjobfinish", "publishjobfinish"
+JOB_KINDS = (MASS_KIND, PUBLISH_KIND)
+FINAL = ("finished", "failed")
+MASS_AUDIT = {
+    10001: "广告",
+    20001: "政治",
+    20002: "色情",
+    20004: "社会事件",
+    20006: "违法犯罪",
+    20008: "欺诈",
+    20013: "版权",
+    22000: "互推",
+    21000: "其他",
+}
+PUBLISH_FAILURES = {
+    2: "原创声明失败",
+    3: "常规失败",
+    4: "平台审核不通过",
+    5: "已被删除",
+    6: "已被封禁",
+}
+DEFAULT_KEYWORDS = ("公开", "最新")
+LATEST_COUNT = 5
+TITLE_CHARS = 40  # a text reply is capped near 2048 bytes; five long titles would pass it
+PENDING_BATCH = 200
+_AUDIT_RE = re.compile(r"err\((\d+)\)")
+
+
+@dataclass(frozen=True)
+class MassEvent:
+    """A MASSSENDJOBFINISH: how a broadcast ended."""
+
+    msg_id: str
+    status: str
+    total_count: int
+    filter_count: int
+    sent_count: int
+    error_count: int
+    article_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PublishEvent:
+    """A PUBLISHJOBFINISH: how a free publish ended."""
+
+    publish_id: str
+    publish_status: int
+    article_id: str | None = None
+    article_urls: tuple[str, ...] = ()
+    fail_idx: tuple[int, ...] = ()
+
+
+JobEvent = MassEvent | PublishEvent
+
+
+def _as_list(value: Any) -> list[Any]:
+    """xmltodict gives one repeated element as a value and several as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _urls_by_index(items: Any, index: str, url: str) -> tuple[str, ...]:
+    rows = [row for row in _as_list(items) if isinstance(row, Mapping) and row.get(url)]
+    rows.sort(key=lambda row: int(row.get(index) or 0))
+    return tuple(str(row[url]) for row in rows)
+
+
+def parse_publish_event(raw: Mapping[str, Any]) -> PublishEvent:
+    """Read a PUBLISHJOBFINISH from the parsed XML (the message or its PublishEventInfo)."""
+    info = raw.get("PublishEventInfo", raw)
+    detail = info.get("article_detail") or {}
+    return PublishEvent(
+        publish_id=str(info["publish_id"]),
+        publish_status=int(info["publish_status"]),
+        article_id=str(info["article_id"]) if info.get("article_id") else None,
+        article_urls=_urls_by_index(detail.get("item"), "idx", "article_url"),
+        fail_idx=tuple(int(i) for i in _as_list(info.get("fail_idx")) if i is not None),
+    )
+
+
+def mass_event(msg: Any) -> MassEvent:
+    """Read a MASSSENDJOBFINISH from wechatpy's event plus its ArticleUrlResult."""
+    result = msg._data.get("ArticleUrlResult") or {}
+    items = (result.get("ResultList") or {}).get("item")
+    return MassEvent(
+        msg_id=str(msg.id),
+        status=str(msg.status or ""),
+        total_count=msg.total_count,
+        filter_count=msg.filter_count,
+        sent_count=msg.sent_count,
+        error_count=msg.error_count,
+        article_urls=_urls_by_index(items, "ArticleIdx", "ArticleUrl"),
+    )
+
+
+def job_event(kind: str, raw: Mapping[str, Any]) -> JobEvent:
+    """Rebuild a stored job event from its raw payload."""
+    if kind == MASS_KIND:
+        return mass_event(MassSendJobFinishEvent(dict(raw)))
+    return parse_publish_event(raw)
+
+
+def kind_of(raw: Mapping[str, Any]) -> str:
+    """``text``, ``image``… for messages; the lower-case event name for events."""
+    msg_type = str(raw.get("MsgType") or "").lower()
+    if msg_type == "event":
+        return str(raw.get("Event") or "").lower()[:32]
+    return msg_type[:32]
+
+
+def dedupe_key(app_id: str, raw: Mapping[str, Any]) -> str:
+    """WeChat's retry identity: MsgId for messages, sender + time for events.
+
+    Job events add the job id, so two jobs finishing in the same second stay apart.
+    """
+    kind = kind_of(raw)
+    if kind == MASS_KIND:
+        return f"{app_id}:mass:{raw.get('MsgID')}:{raw.get('CreateTime')}"
+    if kind == PUBLISH_KIND:
+        info = raw.get("PublishEventInfo") or {}
+        return f"{app_id}:publish:{info.get('publish_id')}:{raw.get('CreateTime')}"
+    if raw.get("MsgId"):
+        return f"{app_id}:msg:{raw['MsgId']}"
+    return f"{app_id}:{kind}:{raw.get('FromUserName')}:{raw.get('CreateTime')}"[:128]
+
+
+async def record(app_id: str, dedupe_key: str, kind: str, payload: Mapping[str, Any]) -> bool:
+    """Store a callback; False when it was already stored (a WeChat retry).
+
+    Only job events wait for ``process_pending``; anything else is handled on receipt.
+    """
+    done = None if kind in JOB_KINDS else dt.datetime.now(dt.UTC)
+    try:
+        await WechatEvent.create(
+            app_id=app_id,
+            dedupe_key=dedupe_key,
+            kind=kind,
+            payload=dict(payload),
+            processed_at=done,
+        )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def apply_job_event(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord | None:
+    """Bring the job this event names up to date; None when no job of ours has that id."""
+    if isinstance(event, MassEvent):
+        job = await jobs.find(msg_id=event.msg_id) if event.msg_id not in ("", "0") else None
+    else:
+        job = await jobs.find(publish_id=event.publish_id) if event.publish_id else None
+    if job is None:
+        log.info("WeChat job event for an unknown job (a manual send?): %s", _job_id(event))
+        return None
+    if job.status in FINAL:
+        return job
+    changed = (
+        _apply_mass(job, event) if isinstance(event, MassEvent) else _apply_publish(job, event)
+    )
+    if changed:
+        await jobs.save(job)
+    return job
+
+
+def _job_id(event: JobEvent) -> str:
+    if isinstance(event, MassEvent):
+        return f"msg_id={event.msg_id}"
+    return f"publish_id={event.publish_id}"
+
+
+def _apply_mass(job: JobRecord, event: MassEvent) -> bool:
+    job.total_count, job.filter_count = event.total_count, event.filter_count
+    job.sent_count, job.error_count = event.sent_count, event.error_count
+    if event.status == "send success":
+        job.status, job.finished_at = "finished", dt.datetime.now(dt.UTC)
+        job.article_urls = list(event.article_urls)
+        return True
+    audit = _AUDIT_RE.fullmatch(event.status)
+    if audit:
+        reason = MASS_AUDIT.get(int(audit.group(1)), "其他")
+        job.status, job.platform_status = "failed", f"群发未通过审核：{reason}（{event.status}）"
+        return True
+    if event.status == "send fail":
+        job.status, job.platform_status = "failed", "群发失败（send fail）"
+        return True
+    log.warning("MASSSENDJOBFINISH msg_id=%s: unknown status %r", event.msg_id, event.status)
+    return False
+
+
+def _apply_publish(job: JobRecord, event: PublishEvent) -> bool:
+    status = event.publish_status
+    if status == 0:
+        job.status, job.finished_at = "finished", dt.datetime.now(dt.UTC)
+        job.article_id, job.article_urls = event.article_id, list(event.article_urls)
+        job.fail_idx = list(event.fail_idx)
+        return True
+    if status in PUBLISH_FAILURES:
+        job.status, job.platform_status = "failed", f"{PUBLISH_FAILURES[status]}（{status}）"
+        job.fail_idx = list(event.fail_idx)
+        return True
+    if status != 1:  # 1 = still publishing: another event follows
+        log.warning("PUBLISHJOBFINISH publish_id=%s: unknown status %s", event.publish_id, status)
+    return False
+
+
+async def process_pending(runtime: Runtime) -> int:
+    """Apply stored job events not yet applied, then confirm the deliveries they finish."""
+    rows = (
+        await WechatEvent.filter(processed_at=None, kind__in=JOB_KINDS)
+        .order_by("id")
+        .limit(PENDING_BATCH)
+    )
+    for row in rows:
+        await _apply_stored(row, runtime.wechat.jobs)
+        await WechatEvent.filter(id=row.id).update(processed_at=dt.datetime.now(dt.UTC))
+    if rows:
+        await runtime.dispatcher.poll_confirmations()
+    return len(rows)
+
+
+async def _apply_stored(row: WechatEvent, jobs: DatabaseJobStore) -> None:
+    try:
+        event = job_event(row.kind, row.payload)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A payload we cannot read will not become readable: mark it done, keep it for people.
+        log.warning("WeChat event %s cannot be read (%s); skipped", row.id, type(exc).__name__)
+        return
+    await apply_job_event(event, jobs)
+
+
+async def reply_for(account: AccountConfig, msg: Any) -> str:
+    """The text to send back to a follower, or "" for none."""
+    raw: Mapping[str, Any] = msg._data
+    kind = kind_of(raw)
+    if kind in ("subscribe", "subscribe_scan"):
+        return account.welcome_text or _default_welcome(account)
+    if kind == "text":
+        content = str(raw.get("Content") or "")
+        if any(word and word in content for word in _keywords(account)):
+            return await latest_items_text(account.org_code, account.org_name)
+        return account.default_reply
+    if str(raw.get("MsgType") or "").lower() == "event":
+        return ""  # unsubscribe, menu clicks…: nobody to answer
+    return account.default_reply
+
+
+def _keywords(account: AccountConfig) -> tuple[str, ...]:
+    return account.keywords or DEFAULT_KEYWORDS
+
+
+def _default_welcome(account: AccountConfig) -> str:
+    words = "”或“".join(_keywords(account)[:2])
+    return f"感谢关注{account.org_name}！回复“{words}”查看最新公开的政府信息。"
+
+
+async def latest_items_text(org_code: str, org_name: str) -> str:
+    """The organization's newest items published on the website, with their links."""
+    rows = (
+        await Delivery.filter(
+            channel="website",
+            state=State.PUBLISHED,
+            url__isnull=False,
+            item__organization__code=org_code,
+            item__status=ItemStatus.ACTIVE,
+        )
+        .order_by("-published_at", "-id")
+        .limit(LATEST_COUNT)
+        .prefetch_related("item")
+    )
+    if not rows:
+        return f"{org_name}暂无已公开的信息。"
+    lines = [f"{n}. {_short(d.item.title)} {d.url}" for n, d in enumerate(rows, start=1)]
+    return "最新公开信息：\n" + "\n".join(lines)
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1] + "…"

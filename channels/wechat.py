@@ -1,0 +1,389 @@
+"""The WeChat channel: drafts, broadcasts within quota, free publish, exactly once.
+
+Per organization account (``AccountDirectory``):
+
+- *broadcast* mode sends a multi-article mass message (up to 8 articles) at the account's
+  daily slot; an urgent item goes at once and uses the day's broadcast. A subscription
+  account gets one broadcast a day, a service account four a month; when none is left the
+  batch waits for the next slot (``Deferred``), or goes out by free publish if allowed.
+- *publish* mode free-publishes (no push to followers).
+
+Exactly once: *prepare* renders and uploads (repeatable; uploads are deduped by hash).
+*commit* records a job under the batch key before every call: the draft's media_id, then
+the time the send started. A repeat after a crash reuses the draft and the same
+``clientmsgid`` (the batch key), so WeChat answers 45065 with the original msg_id, which
+is adopted as success. Past WeChat's 24 h dedupe window a repeat is refused
+(``OutcomeUnknown``): a person checks. *confirm* is the job event (see bot/wechat_events)
+or, as a fallback, a poll no more often than ``poll_interval``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from channels.base import (
+    Committed,
+    ConfigurationError,
+    Deferred,
+    OutcomeUnknown,
+    PermanentError,
+    Publishable,
+    Withdrawal,
+)
+from channels.wechat_client import NoQuotaError, WeChatApi
+from channels.wechat_content import (
+    article,
+    check_article_limits,
+    digest_from,
+    fetch_image,
+    rewrite_images,
+    to_wechat_html,
+)
+from channels.wechat_cover import default_cover
+from channels.wechat_state import AccountConfig, AccountDirectory, JobRecord, JobStore
+from channels.wechat_tokens import MediaStore, TokenStore
+
+log = logging.getLogger("gongkai.wechat")
+BEIJING = ZoneInfo("Asia/Shanghai")
+DEDUPE_WINDOW = dt.timedelta(hours=23)  # WeChat dedupes clientmsgid for 24 h; keep a margin
+MONTHLY_BROADCASTS = 4  # service accounts: per follower per month
+PUBLISH_FAILURES = {
+    2: "原创声明失败",
+    3: "发布失败",
+    4: "平台审核不通过",
+    5: "已被删除",
+    6: "已被封禁",
+}
+Clock = Callable[[], dt.datetime]
+
+
+class WeChatChannel:
+    name: ClassVar[str] = "wechat"
+    commit_repeatable = True  # the job record and clientmsgid make a repeat safe (see above)
+    polls_confirmation = True
+    batch_limit = 8
+
+    def __init__(
+        self,
+        *,
+        accounts: AccountDirectory,
+        jobs: JobStore,
+        tokens: TokenStore,
+        media: MediaStore,
+        api_base: str,
+        timeout: float,
+        font_path: Path,
+        slot_window: dt.timedelta,
+        poll_interval: dt.timedelta,
+        images_allowed: bool = True,
+        image_max_bytes: int = 1_000_000,
+        clock: Clock | None = None,
+    ) -> None:
+        self._accounts, self._jobs = accounts, jobs
+        self._tokens, self._media = tokens, media
+        self._api_base, self._timeout, self._font = api_base, timeout, font_path
+        self._slot_window, self._poll_interval = slot_window, poll_interval
+        self._images_allowed, self._image_max = images_allowed, image_max_bytes
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._apis: dict[tuple[str, str], WeChatApi] = {}
+        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def account(self, org_code: str) -> AccountConfig:
+        found = await self._accounts.account(org_code)
+        if found is None:
+            raise ConfigurationError(f"{org_code} 尚未配置微信公众号（gongkai wechat configure）")
+        return found
+
+    def api(self, account: AccountConfig) -> WeChatApi:
+        """One client per account (and secret, so a changed secret takes effect)."""
+        key = (account.app_id, account.secret)
+        if key not in self._apis:
+            self._apis[key] = WeChatApi(
+                appid=account.app_id,
+                secret=account.secret,
+                api_base=self._api_base,
+                tokens=self._tokens,
+                media=self._media,
+                timeout=self._timeout,
+            )
+        return self._apis[key]
+
+    # -- the contract --------------------------------------------------------------
+
+    async def validate(self, pub: Publishable) -> list[tuple[str, str]]:
+        """Problems WeChat would reject, found when the item is queued."""
+        account = await self._accounts.account(pub.org_code)
+        if account is None:
+            return [("channels", f"{pub.org_name} 尚未配置微信公众号，不能选择微信渠道")]
+        problems = check_article_limits(
+            title=pub.title,
+            author=self._author(account, pub),
+            digest=digest_from(pub.summary, pub.body_md),
+            content_html=to_wechat_html(pub.body_html),
+            source_url=pub.source_url or "",
+        )
+        return [
+            ("summary" if f == "digest" else "body" if f == "content" else f, m)
+            for f, m in problems
+        ]
+
+    async def prepare(self, pub: Publishable) -> dict[str, Any]:
+        account = await self.account(pub.org_code)
+        api = self.api(account)
+        html = to_wechat_html(pub.body_html)
+        notes: list[str] = []
+        if self._images_allowed:
+            html, notes = await rewrite_images(
+                html, fetch=self._fetch, upload=api.upload_body_image
+            )
+        thumb = await api.upload_cover(*self._cover(account))
+        draft = article(
+            title=pub.title,
+            content=html,
+            thumb_media_id=thumb,
+            author=self._author(account, pub),
+            digest=digest_from(pub.summary, pub.body_md),
+            content_source_url=pub.source_url or "",
+        )
+        problems = check_article_limits(
+            title=pub.title,
+            author=draft["author"],
+            digest=draft["digest"],
+            content_html=html,
+            source_url=draft["content_source_url"],
+        )
+        if problems:
+            raise PermanentError("；".join(message for _field, message in problems))
+        return {"article": draft, "notes": notes}
+
+    async def commit(self, pub: Publishable, prepared: Mapping[str, Any]) -> Committed:
+        return (await self.commit_batch([pub], [prepared]))[0]
+
+    async def commit_batch(
+        self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
+    ) -> list[Committed]:
+        key = pubs[0].batch_key
+        if not key:
+            raise PermanentError("内部错误：微信批次缺少 batch_key")
+        account = await self.account(pubs[0].org_code)
+        job = await self._jobs.get(key) or await self._new_job(key, account, pubs)
+        if not (job.msg_id or job.publish_id or job.article_id):
+            await self._send(job, account, [dict(p["article"]) for p in prepared])
+        return [_committed(job, index) for index in range(len(pubs))]
+
+    async def poll(self, pub: Publishable) -> Committed | None:
+        job = await self._jobs.get(pub.batch_key or "")
+        if job is None:
+            return None
+        if job.status == "sent" and self._poll_due(job):
+            await self._refresh(job, await self.account(pub.org_code))
+        index = (
+            job.delivery_ids.index(pub.delivery_id) if pub.delivery_id in job.delivery_ids else 0
+        )
+        if job.status == "failed" or index + 1 in job.fail_idx:
+            raise PermanentError(
+                f"微信拒绝发布：{job.platform_status or '未说明原因'}",
+                code=job.platform_status[:32] or None,
+            )
+        if job.status != "finished":
+            return None
+        url = job.article_urls[index] if index < len(job.article_urls) else None
+        return Committed(external_id=job.msg_id or job.article_id or job.publish_id, url=url)
+
+    async def withdraw(self, pub: Publishable) -> Withdrawal:
+        job = await self._jobs.get(pub.batch_key or "")
+        if job is None:
+            return Withdrawal(not_undone=["找不到对应的微信发送记录，请在公众号后台人工删除"])
+        api = self.api(await self.account(pub.org_code))
+        index = (
+            job.delivery_ids.index(pub.delivery_id) + 1
+            if pub.delivery_id in job.delivery_ids
+            else 0
+        )
+        if job.msg_id:
+            await api.mass_delete(job.msg_id, article_idx=index)
+            return Withdrawal(
+                undone=["已删除群发文章，粉丝打开将显示“已删除”"],
+                not_undone=["已推送到粉丝手机的消息通知无法撤回"],
+            )
+        if job.article_id:
+            await api.freepublish_delete(job.article_id, index=index)
+            return Withdrawal(undone=["已删除发布的文章"])
+        return Withdrawal(not_undone=["微信尚未确认发布，无法删除；请在公众号后台核对"])
+
+    async def check(self) -> str:
+        return "微信渠道已启用；各单位公众号请用“测试连接”逐一检查"
+
+    async def check_account(self, org_code: str) -> str:
+        """The 'test connection' button: a token and today's mass-send quota."""
+        account = await self.account(org_code)
+        api = self.api(account)
+        await api.access_token()
+        limit, used, remain = await api.quota("/cgi-bin/message/mass/sendall")
+        return f"连接正常：{account.app_id}，今日群发接口调用 {used}/{limit}，剩余 {remain}"
+
+    async def preview(self, pub: Publishable, prepared: Mapping[str, Any], openid: str) -> None:
+        """Send one article to a reviewer's phone before the real broadcast."""
+        api = self.api(await self.account(pub.org_code))
+        draft = await api.draft_add([dict(prepared["article"])])
+        await api.preview(draft, openid)
+
+    async def aclose(self) -> None:
+        for api in self._apis.values():
+            await api.aclose()
+        await self._http.aclose()
+
+    # -- steps of a commit ------------------------------------------------------------
+
+    async def _new_job(
+        self, key: str, account: AccountConfig, pubs: Sequence[Publishable]
+    ) -> JobRecord:
+        now = self._clock()
+        mode = account.mode
+        if mode == "broadcast":
+            if not any(p.urgent for p in pubs):
+                self._wait_for_slot(account, now)
+            if await self._quota_used_up(account, now):
+                if not account.allow_publish_fallback:
+                    raise Deferred(
+                        f"今日群发次数已用完，顺延到下一群发时段（{account.org_name}）",
+                        until=self._next_slot(account, now, after_quota=True),
+                    )
+                mode = "publish"
+        job = JobRecord(
+            batch_key=key,
+            app_id=account.app_id,
+            mode=mode,
+            local_date=now.astimezone(BEIJING).date(),
+            delivery_ids=[p.delivery_id for p in pubs],
+        )
+        await self._jobs.save(job)
+        return job
+
+    async def _send(
+        self, job: JobRecord, account: AccountConfig, articles: list[dict[str, Any]]
+    ) -> None:
+        api = self.api(account)
+        if job.draft_media_id is None:
+            job.draft_media_id = await api.draft_add(articles)
+            await self._jobs.save(job)
+        now = self._clock()
+        if job.commit_started_at and now - job.commit_started_at > DEDUPE_WINDOW:
+            raise OutcomeUnknown("微信发送结果未知，且已超过 24 小时去重期，请在公众号后台核对")
+        job.commit_started_at = job.commit_started_at or now
+        await self._jobs.save(job)
+        if job.mode == "broadcast":
+            await self._broadcast(job, account, api)
+        else:
+            await self._publish(job, api)
+
+    async def _broadcast(self, job: JobRecord, account: AccountConfig, api: WeChatApi) -> None:
+        try:
+            sent = await api.sendall(
+                job.draft_media_id or "", tag_id=account.tag_id, clientmsgid=job.batch_key
+            )
+        except NoQuotaError:
+            if not account.allow_publish_fallback:
+                job.commit_started_at = None  # nothing was sent; a later batch starts afresh
+                await self._jobs.save(job)
+                raise Deferred(
+                    "微信群发额度已用完（45028），顺延到下一群发时段",
+                    until=self._next_slot(account, self._clock(), after_quota=True),
+                ) from None
+            job.mode = "publish"
+            await self._jobs.save(job)
+            await self._publish(job, api)
+            return
+        job.msg_id, job.msg_data_id, job.status = sent.msg_id, sent.msg_data_id, "sent"
+        await self._jobs.save(job)
+
+    async def _publish(self, job: JobRecord, api: WeChatApi) -> None:
+        job.publish_id = await api.freepublish_submit(job.draft_media_id or "")
+        job.status = "sent"
+        await self._jobs.save(job)
+
+    async def _refresh(self, job: JobRecord, account: AccountConfig) -> None:
+        api = self.api(account)
+        job.last_polled_at = self._clock()
+        if job.msg_id:
+            status = await api.mass_get(job.msg_id)
+            if status == "SEND_SUCCESS":
+                job.status, job.finished_at = "finished", self._clock()
+            elif status in ("SEND_FAIL", "DELETE"):
+                job.status, job.platform_status = "failed", f"群发失败（{status}）"
+        elif job.publish_id:
+            result = await api.freepublish_get(job.publish_id)
+            if result.status == 0:
+                job.status, job.finished_at = "finished", self._clock()
+                job.article_id, job.article_urls = result.article_id, result.article_urls
+                job.fail_idx = result.fail_idx
+            elif result.status in PUBLISH_FAILURES:
+                job.status = "failed"
+                job.platform_status = f"{PUBLISH_FAILURES[result.status]}（{result.status}）"
+        await self._jobs.save(job)
+
+    # -- time, quota, content ---------------------------------------------------------
+
+    def _wait_for_slot(self, account: AccountConfig, now: dt.datetime) -> None:
+        local = now.astimezone(BEIJING)
+        slot = dt.datetime.combine(local.date(), account.slot_time, BEIJING)
+        if not slot <= local < slot + self._slot_window:
+            raise Deferred(
+                f"等待群发时段 {account.slot_time:%H:%M}", until=self._next_slot(account, now)
+            )
+
+    def _next_slot(
+        self, account: AccountConfig, now: dt.datetime, *, after_quota: bool = False
+    ) -> dt.datetime:
+        local = now.astimezone(BEIJING)
+        day = local.date()
+        if after_quota and account.kind == "service":
+            day = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        slot = dt.datetime.combine(day, account.slot_time, BEIJING)
+        if slot <= local:
+            slot += dt.timedelta(days=1)
+        return slot.astimezone(dt.UTC)
+
+    async def _quota_used_up(self, account: AccountConfig, now: dt.datetime) -> bool:
+        today = now.astimezone(BEIJING).date()
+        if account.kind == "service":
+            used = await self._jobs.broadcasts_since(account.app_id, today.replace(day=1))
+            return used >= MONTHLY_BROADCASTS
+        return await self._jobs.broadcasts_since(account.app_id, today) >= 1
+
+    def _poll_due(self, job: JobRecord) -> bool:
+        last = job.last_polled_at
+        return last is None or self._clock() - last >= self._poll_interval
+
+    def _author(self, account: AccountConfig, pub: Publishable) -> str:
+        return (account.author or pub.org_name)[:16]
+
+    def _cover(self, account: AccountConfig) -> tuple[bytes, str]:
+        if account.cover_file and Path(account.cover_file).is_file():
+            return Path(account.cover_file).read_bytes(), Path(account.cover_file).name
+        return default_cover(account.org_name, font_path=self._font), "cover.jpg"
+
+    async def _fetch(self, url: str) -> bytes:
+        return await fetch_image(url, client=self._http, max_bytes=self._image_max)
+
+
+def _position(job: JobRecord, pub: Publishable) -> int:
+    """The delivery's article index (0-based) in its job."""
+    ids = job.delivery_ids
+    return ids.index(pub.delivery_id) if pub.delivery_id in ids else 0
+
+
+def _committed(job: JobRecord, index: int) -> Committed:
+    url = job.article_urls[index] if index < len(job.article_urls) else None
+    return Committed(
+        external_id=job.msg_id or job.publish_id or job.article_id,
+        url=url,
+        needs_confirmation=job.status != "finished",
+    )
