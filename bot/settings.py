@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
     wechat_timeout_seconds: float = Field(default=10.0, gt=0)
     wechat_slot_window_minutes: int = Field(default=120, ge=5, le=1440)
-    wechat_poll_interval_seconds: float = Field(default=600.0, ge=1)
+    wechat_poll_interval_seconds: float = Field(default=600.0, ge=0)
     wechat_image_max_bytes: int = Field(default=1_000_000, ge=1000)
     wechat_images_allowed: bool = True  # fetch http(s) body images and re-host them
     secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key

@@ -20,9 +20,10 @@ from tortoise.exceptions import IntegrityError
 from wechatpy.events import MassSendJobFinishEvent
 
 from bot.delivery import State
+from channels.wechat_state import AccountConfig, JobRecord
 from storage.items import ItemStatus
 from storage.models import Delivery
-from storage.wechat import AccountConfig, DatabaseJobStore, JobRecord
+from storage.wechat import DatabaseJobStore
 from storage.wechat_models import WechatEvent
 
 if TYPE_CHECKING:

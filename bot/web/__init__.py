@@ -15,6 +15,7 @@ from bot.settings import Settings
 from bot.web.api import router as api_router
 from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
+from bot.web.wechat_callback import router as wechat_callback_router
 from storage.db import DATABASE_DOWN_ERRORS
 
 __all__ = ["create_app"]
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(deliveries_router)
     app.include_router(health_router)
+    app.include_router(wechat_callback_router)
     if not settings.cms_url:
         app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
 

@@ -57,6 +57,8 @@ def _input(
         channels=channels,
         publish_at=publish_at,
         author=author,
+        priority=data.priority,
+        urgent=data.urgent,
     )
 
 

@@ -30,6 +30,8 @@ class ItemFields(_Strict):
     doc_number: str = Field(default="", max_length=100)
     normative: bool = False
     formed_on: dt.date | None = None
+    priority: int = Field(default=0, ge=0, le=9)  # higher first in a WeChat broadcast
+    urgent: bool = False  # WeChat: send at once, using the day's broadcast
 
 
 class ItemIn(ItemFields):

@@ -32,7 +32,7 @@ from wechatpy.utils import check_signature
 from bot.app import Runtime
 from bot.web.deps import RuntimeDep
 from bot.wechat_events import JOB_KINDS, dedupe_key, kind_of, process_pending, record, reply_for
-from storage.wechat import AccountConfig
+from channels.wechat_state import AccountConfig
 from storage.wechat_models import WechatAccount
 
 log = logging.getLogger("gongkai.wechat.callback")
@@ -137,16 +137,20 @@ def _open(account: AccountConfig, q: Signed, body: bytes) -> str:
     except (InvalidSignatureException, InvalidAppIdException) as exc:
         log.warning("WeChat callback for %s: %s, refused", account.org_code, type(exc).__name__)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "bad signature") from None
-    except Exception as exc:  # noqa: BLE001 (malformed XML, base64 or padding: all a 400)
-        log.warning("WeChat callback for %s: cannot decrypt (%s)", account.org_code, exc)
+    except Exception as exc:  # malformed XML, base64 or padding: all a 400
+        log.warning(
+            "WeChat callback for %s: cannot decrypt (%s)", account.org_code, type(exc).__name__
+        )
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "cannot decrypt") from None
 
 
 def _parse(account: AccountConfig, xml: str) -> Any:
     try:
         msg = parse_message(xml)
-    except Exception as exc:  # noqa: BLE001 (xmltodict raises several kinds)
-        log.warning("WeChat callback for %s: unreadable XML (%s)", account.org_code, exc)
+    except Exception as exc:  # xmltodict raises several kinds
+        log.warning(
+            "WeChat callback for %s: unreadable XML (%s)", account.org_code, type(exc).__name__
+        )
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "unreadable message") from None
     if msg is None or not isinstance(getattr(msg, "_data", None), dict):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "empty message")

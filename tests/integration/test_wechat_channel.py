@@ -1,0 +1,231 @@
+"""The WeChat channel end to end: API → outbox → dispatcher → real client → emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.settings import Settings
+from bot.web import create_app
+from storage.ledger import BUSINESS_TZ, channel_tally
+from storage.models import Delivery, Organization, Publication
+from storage.tokens import create_token
+from storage.wechat_models import WechatJob
+from tests.fakes.wechat import FakeWeChat
+from tests.integration.conftest import Api
+
+APPID, SECRET = "wx5e1f0a2b3c4d5e6f", "wechat-app-secret"
+ITEM: dict[str, Any] = {
+    "org": "tiande",
+    "title": "关于冬季防火的通知",
+    "body": "各村：\n\n请做好**冬季防火**工作。",
+    "channels": ["wechat"],
+    "urgent": True,
+}
+
+
+@pytest.fixture
+def wx() -> Iterator[FakeWeChat]:
+    with FakeWeChat.start(appid=APPID, secret=SECRET, mass_delay=0.05, publish_delay=0.05) as emu:
+        yield emu
+
+
+def _slot(minutes_from_now: int) -> str:
+    moment = dt.datetime.now(BUSINESS_TZ) + dt.timedelta(minutes=minutes_from_now)
+    return f"{moment:%H:%M}"
+
+
+@pytest.fixture
+async def api(settings: Settings, wx: FakeWeChat) -> AsyncIterator[Api]:
+    """The app pointed at the emulator, with 天德乡's account configured."""
+    settings = settings.model_copy(
+        update={"wechat_api_base": wx.api_base, "wechat_poll_interval_seconds": 0.0}
+    )
+    app = create_app(settings, run_worker=False)
+    async with app.router.lifespan_context(app):
+        tiande = await Organization.create(code="tiande", name="天德乡人民政府")
+        lianhe = await Organization.create(code="lianhe", name="联合乡人民政府")
+        await app.state.runtime.wechat.accounts.configure(
+            tiande, app_id=APPID, app_secret=SECRET, slot_time=_slot(-1)
+        )
+        tokens = [
+            await create_token("admin", None),
+            await create_token("t", tiande),
+            await create_token("l", lianhe),
+        ]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gongkai.test") as c:
+            yield Api(c, app, *[{"Authorization": f"Bearer {t}"} for t in tokens])
+
+
+async def _queue(api: Api, **changes: Any) -> dict[str, Any]:
+    response = await api.client.post("/api/v1/items", json={**ITEM, **changes}, headers=api.tiande)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _confirm(api: Api) -> None:
+    """Let the emulator finish its jobs, then poll as the scheduler would."""
+    await asyncio.sleep(0.2)
+    await api.runtime.dispatcher.poll_confirmations()
+
+
+async def _states() -> list[str]:
+    return sorted(d.state for d in await Delivery.filter(channel="wechat"))
+
+
+class TestBroadcast:
+    async def test_an_urgent_item_is_broadcast_and_confirmed(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """Draft with unescaped Chinese, sendall to all with a clientmsgid, then published."""
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        assert await _states() == ["accepted"]
+        draft = wx.calls_to("draft/add")[0]
+        assert "关于冬季防火的通知".encode() in draft.body
+        assert b"\\u" not in draft.body
+        send = wx.calls_to("message/mass/sendall")[0].json
+        assert send["filter"] == {"is_to_all": True}
+        assert "group_id" not in send["filter"]
+        job = await WechatJob.get()
+        assert send["clientmsgid"] == job.batch_key
+        assert len(job.batch_key) <= 32
+        await _confirm(api)
+        assert await _states() == ["published"]
+        tally = await channel_tally(
+            (await Organization.get(code="tiande")).id, dt.datetime.now(BUSINESS_TZ).year
+        )
+        assert tally.wechat == 1
+
+    async def test_items_due_together_share_one_multi_article_broadcast(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """Three items due at the slot go out as one draft of three articles, one send."""
+        for n in range(3):
+            await _queue(api, title=f"第{n}号通知", urgent=False, priority=n)
+        await api.runtime.dispatcher.run_until_idle()
+        assert len(wx.calls_to("message/mass/sendall")) == 1
+        articles = wx.calls_to("draft/add")[0].json["articles"]
+        assert [a["title"] for a in articles] == ["第2号通知", "第1号通知", "第0号通知"]
+
+    async def test_before_the_slot_items_wait_for_it(self, api: Api, wx: FakeWeChat) -> None:
+        """A non-urgent item queued before the daily slot waits until the slot, sending nothing."""
+        org = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(org, slot_time=_slot(180))
+        await _queue(api, urgent=False)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        delivery = await Delivery.get(channel="wechat")
+        assert delivery.state == "retry_wait"
+        assert delivery.last_error is not None
+        assert "等待群发时段" in delivery.last_error
+        assert delivery.next_attempt_at is not None
+        wait = delivery.next_attempt_at - dt.datetime.now(dt.UTC)
+        assert dt.timedelta(minutes=170) < wait < dt.timedelta(minutes=181)
+        assert wx.calls_to("message/mass/sendall") == []
+
+    async def test_a_subscription_account_broadcasts_once_a_day(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """After the day's broadcast, the next urgent batch is deferred to tomorrow's slot."""
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        await _queue(api, title="第二条通知")
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert len(wx.calls_to("message/mass/sendall")) == 1
+        waiting = await Delivery.get(channel="wechat", state="retry_wait")
+        assert waiting.next_attempt_at is not None
+        assert waiting.next_attempt_at > dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)
+
+    async def test_no_quota_falls_back_to_free_publish_when_allowed(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """45028 with the fallback allowed free-publishes the same draft instead."""
+        org = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(org, allow_publish_fallback=True)
+        wx.exhaust_quota("message/mass/sendall", which="mass")
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        assert len(wx.calls_to("freepublish/submit")) == 1
+        await _confirm(api)
+        delivery = await Delivery.get(channel="wechat")
+        assert delivery.state == "published"
+        assert delivery.url
+        assert delivery.url.startswith("http")
+
+    async def test_no_quota_without_fallback_waits_and_loses_nothing(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """45028 without the fallback moves the item to the next slot, still queued."""
+        wx.exhaust_quota("message/mass/sendall", which="mass")
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        delivery = await Delivery.get(channel="wechat")
+        assert delivery.state == "retry_wait"
+        assert delivery.last_error is not None
+        assert "45028" in delivery.last_error
+
+
+class TestExactlyOnce:
+    async def test_a_lost_response_is_adopted_not_resent(self, api: Api, wx: FakeWeChat) -> None:
+        """sendall performed but answered too late: the retry gets 45065 and adopts msg_id."""
+        wx.fail("message/mass/sendall", delay=api.runtime.settings.wechat_timeout_seconds + 1)
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=30)
+        assert len(wx.sent_mass()) == 1
+        delivery = await Delivery.get(channel="wechat")
+        assert delivery.state == "accepted"
+        assert delivery.external_id == str(wx.sent_mass()[0].msg_id)
+        await _confirm(api)
+        assert await Publication.filter(channel="wechat").count() == 1
+
+
+class TestRejections:
+    async def test_an_audit_rejection_fails_the_delivery(self, api: Api, wx: FakeWeChat) -> None:
+        """A broadcast WeChat later rejects is failed, not published."""
+        wx.set_mass_outcome("err(20001)")
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        await _confirm(api)
+        delivery = await Delivery.get(channel="wechat")
+        assert delivery.state == "failed"
+        assert await Publication.filter(channel="wechat").count() == 0
+
+    async def test_a_title_over_the_wechat_limit_is_refused_at_queue_time(self, api: Api) -> None:
+        """A 40-character title is a 422 on the title when WeChat is chosen."""
+        response = await api.client.post(
+            "/api/v1/items", json={**ITEM, "title": "长" * 40}, headers=api.tiande
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "title"]
+        assert "32" in response.text
+        assert await Delivery.all().count() == 0
+
+    async def test_an_organization_without_an_account_cannot_choose_wechat(self, api: Api) -> None:
+        """联合乡 has no account: choosing WeChat is refused with the reason."""
+        response = await api.client.post(
+            "/api/v1/items", json={**ITEM, "org": "lianhe"}, headers=api.lianhe
+        )
+        assert response.status_code == 422
+        assert "尚未配置微信公众号" in response.text
+
+
+class TestWithdraw:
+    async def test_withdraw_deletes_the_broadcast_article(self, api: Api, wx: FakeWeChat) -> None:
+        """Withdrawing calls mass/delete and records that the push itself cannot be recalled."""
+        item = await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        await _confirm(api)
+        response = await api.client.post(
+            f"/api/v1/items/{item['id']}/withdraw",
+            json={"reason": "内容需更正"},
+            headers=api.tiande,
+        )
+        note = response.json()["deliveries"][0]["withdraw_note"]
+        assert len(wx.calls_to("message/mass/delete")) == 1
+        assert "已推送到粉丝手机的消息通知无法撤回" in note
