@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from bot import publishing
 from bot.app import open_runtime
@@ -22,6 +23,7 @@ from bot.web.views import load_item_out
 from storage.db import close_database, open_database
 from storage.models import ApiToken, Item, Organization
 from storage.tokens import create_token, revoke_token
+from storage.wechat_models import WechatAccount
 
 app = typer.Typer(
     help="Gongkai 公开: publish government information once, on every channel.",
@@ -33,6 +35,8 @@ org_app = typer.Typer(help="Organizations (发布机构).", no_args_is_help=True
 app.add_typer(report_app, name="report")
 app.add_typer(token_app, name="token")
 app.add_typer(org_app, name="org")
+wechat_app = typer.Typer(help="WeChat official accounts (政务微信).", no_args_is_help=True)
+app.add_typer(wechat_app, name="wechat")
 
 T = TypeVar("T")
 DEFAULT_CHANNELS = "website,noticeboard"
@@ -286,6 +290,91 @@ def org_create(
         parent_org = await _org(parent) if parent else None
         await Organization.create(code=code, name=name, parent=parent_org)
         return f"organization {code} created"
+
+    typer.echo(_run(go))
+
+
+@wechat_app.command("configure")
+def wechat_configure(
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    appid: Annotated[str, typer.Option(help="The account's AppID (wx…).")],
+    secret: Annotated[
+        str, typer.Option(help="AppSecret; asked for (hidden) when omitted on first set-up.")
+    ] = "",
+    token: Annotated[str, typer.Option(help="Callback token (服务器配置 Token).")] = "",
+    aes_key: Annotated[str, typer.Option(help="EncodingAESKey, 43 characters.")] = "",
+    api_base: Annotated[str, typer.Option(help="API address; empty: the server setting.")] = "",
+    mode: Annotated[str, typer.Option(help="broadcast (push to followers) or publish.")] = (
+        "broadcast"
+    ),
+    kind: Annotated[str, typer.Option(help="subscription or service account.")] = "subscription",
+    broadcast_time: Annotated[str, typer.Option(help="Daily slot, HH:MM Beijing time.")] = "18:00",
+    fallback_to_publish: Annotated[
+        bool, typer.Option(help="Free-publish when no broadcast is left.")
+    ] = False,
+    original_id: Annotated[str, typer.Option(help="原始ID (gh_…), for callbacks.")] = "",
+) -> None:
+    """Set an organization's WeChat account; secrets are stored sealed, never shown."""
+    from bot.app import wechat_stores
+    from bot.web.wechat_settings import WechatSettingsIn
+
+    async def go(settings: Settings) -> str:
+        organization = await _org(org)
+        exists = await WechatAccount.exists(organization_id=organization.id)
+        given = secret or ("" if exists else typer.prompt("AppSecret", hide_input=True))
+        try:
+            data = WechatSettingsIn.model_validate(
+                {
+                    "appid": appid,
+                    "secret": given or None,
+                    "token": token or None,
+                    "encoding_aes_key": aes_key or None,
+                    "api_base": api_base,
+                    "mode": mode,
+                    "account_kind": kind,
+                    "broadcast_time": broadcast_time,
+                    "fallback_to_publish": fallback_to_publish,
+                    "original_id": original_id,
+                }
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise _fail(f"--{first['loc'][0]}: {first['msg']}") from exc
+        await wechat_stores(settings).accounts.configure(
+            organization,
+            app_id=data.appid,
+            app_secret=data.secret,
+            callback_token=data.token,
+            aes_key=data.encoding_aes_key,
+            api_base=data.api_base,
+            mode=data.mode,
+            kind=data.account_kind,
+            slot_time=data.broadcast_time,
+            allow_publish_fallback=data.fallback_to_publish,
+            original_id=data.original_id,
+        )
+        return f"WeChat account {data.appid} set for {org} (callback: /wechat/callback/{org})"
+
+    typer.echo(_run(go))
+
+
+@wechat_app.command("test")
+def wechat_test(org: Annotated[str, typer.Option(help="Organization code.")]) -> None:
+    """Fetch a token and read the quota: the same check as the settings page's button."""
+
+    async def go(settings: Settings) -> str:
+        from bot.app import wechat_stores
+        from channels.base import ChannelError
+        from channels.registry import build_channels
+
+        channels = build_channels(settings, wechat=wechat_stores(settings))
+        try:
+            return str(await channels["wechat"].check_account((await _org(org)).code))  # type: ignore[attr-defined]
+        except ChannelError as error:
+            raise _fail(error.message) from error
+        finally:
+            for channel in channels.values():
+                await channel.aclose()
 
     typer.echo(_run(go))
 

@@ -125,6 +125,10 @@ def decide(
     if outcome is Outcome.UNKNOWN:
         return Decision(State.UNCERTAIN, reason="the platform's answer was lost")
     if outcome is Outcome.CONFIGURATION:
+        if attempts >= policy.max_attempts:  # paused long enough: staff must fix and retry
+            return Decision(
+                State.FAILED, reason=f"configuration still wrong after {attempts} tries"
+            )
         return Decision(State.RETRY_WAIT, policy.configuration_pause_seconds, "configuration")
     if outcome is Outcome.LEASE_EXPIRED:
         if step_repeatable:

@@ -92,7 +92,7 @@ class WeChatChannel:
         self._slot_window, self._poll_interval = slot_window, poll_interval
         self._images_allowed, self._image_max = images_allowed, image_max_bytes
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self._apis: dict[tuple[str, str], WeChatApi] = {}
+        self._apis: dict[tuple[str, str, str], WeChatApi] = {}
         self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def account(self, org_code: str) -> AccountConfig:
@@ -102,13 +102,14 @@ class WeChatChannel:
         return found
 
     def api(self, account: AccountConfig) -> WeChatApi:
-        """One client per account (and secret, so a changed secret takes effect)."""
-        key = (account.app_id, account.secret)
+        """One client per account (and secret and address, so a change takes effect)."""
+        base = account.api_base or self._api_base
+        key = (account.app_id, account.secret, base)
         if key not in self._apis:
             self._apis[key] = WeChatApi(
                 appid=account.app_id,
                 secret=account.secret,
-                api_base=self._api_base,
+                api_base=base,
                 tokens=self._tokens,
                 media=self._media,
                 timeout=self._timeout,
@@ -225,7 +226,7 @@ class WeChatChannel:
         """The 'test connection' button: a token and today's mass-send quota."""
         account = await self.account(org_code)
         api = self.api(account)
-        await api.access_token()
+        await api.verify_credentials()
         limit, used, remain = await api.quota("/cgi-bin/message/mass/sendall")
         return f"连接正常：{account.app_id}，今日群发接口调用 {used}/{limit}，剩余 {remain}"
 

@@ -122,6 +122,13 @@ class WeChatApi:
         """Return a token valid for over a minute, fetching one under the store lock if needed."""
         return (await self._valid_token()).token
 
+    async def verify_credentials(self) -> None:
+        """Ask stable_token with the configured secret (normal mode, so nobody's token
+        changes): a cached token would hide a wrong secret."""
+        fresh = await self._fetch_token()
+        async with self._tokens.lock(self.appid):
+            await self._tokens.put(self.appid, fresh)
+
     async def upload_body_image(self, data: bytes, filename: str) -> str:
         """Upload an image for the article body once per account and return its mmbiz URL."""
         media = await self._upload(data, filename, "uploadimg")

@@ -45,6 +45,7 @@ class AccountConfig:
     org_code: str
     org_name: str
     app_id: str
+    api_base: str
     secret: str = field(repr=False)
     kind: str
     mode: str

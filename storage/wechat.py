@@ -158,6 +158,7 @@ class DatabaseAccounts:
             org_code=row.organization.code,
             org_name=row.organization.name,
             app_id=row.app_id,
+            api_base=row.api_base,
             secret=self._box.open(row.app_secret_sealed),
             kind=row.kind,
             mode=row.mode,

@@ -19,6 +19,7 @@ class WechatAccount(Model):
     app_id = fields.CharField(max_length=32, unique=True)
     app_secret_sealed = fields.TextField()
     original_id = fields.CharField(max_length=32, default="")  # gh_…, the ToUserName
+    api_base = fields.CharField(max_length=300, default="")  # empty: the server's setting
     kind = fields.CharField(max_length=16, default="subscription")  # or service
     mode = fields.CharField(max_length=16, default="broadcast")  # or publish
     tag_id = fields.IntField(null=True)  # None: every follower

@@ -16,6 +16,7 @@ from bot.web.api import router as api_router
 from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
 from bot.web.wechat_callback import router as wechat_callback_router
+from bot.web.wechat_settings import router as wechat_settings_router
 from storage.db import DATABASE_DOWN_ERRORS
 
 __all__ = ["create_app"]
@@ -35,6 +36,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app = FastAPI(title="Gongkai 公开", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router)
     app.include_router(deliveries_router)
+    app.include_router(wechat_settings_router)
     app.include_router(health_router)
     app.include_router(wechat_callback_router)
     if not settings.cms_url:

@@ -229,3 +229,87 @@ class TestWithdraw:
         note = response.json()["deliveries"][0]["withdraw_note"]
         assert len(wx.calls_to("message/mass/delete")) == 1
         assert "已推送到粉丝手机的消息通知无法撤回" in note
+
+
+class TestAccountSettings:
+    URL = "/api/v1/orgs/lianhe/channels/wechat"
+    BODY: dict[str, Any] = {
+        "appid": "wx00112233445566aa",
+        "secret": "a-very-secret-app-secret",
+        "token": "callbacktoken",
+        "encoding_aes_key": "k" * 43,
+        "mode": "broadcast",
+        "account_kind": "service",
+        "broadcast_time": "09:30",
+        "fallback_to_publish": True,
+    }
+
+    async def test_settings_are_stored_and_secrets_never_come_back(self, api: Api) -> None:
+        """PUT stores the account; GET and the PUT answer report secrets only as set."""
+        put = await api.client.put(self.URL, json=self.BODY, headers=api.lianhe)
+        assert put.status_code == 200, put.text
+        got = await api.client.get(self.URL, headers=api.lianhe)
+        text = got.text
+        for secret in ("a-very-secret-app-secret", "callbacktoken", "k" * 43):
+            assert secret not in text
+            assert secret not in put.text
+        body = got.json()
+        assert (body["account_kind"], body["broadcast_time"], body["secret_set"]) == (
+            "service",
+            "09:30",
+            True,
+        )
+        assert body["fallback_to_publish"] is True
+
+    async def test_omitted_secrets_stay_unchanged(self, api: Api) -> None:
+        """A second PUT without secrets keeps the stored ones."""
+        await api.client.put(self.URL, json=self.BODY, headers=api.lianhe)
+        changed = {
+            k: v for k, v in self.BODY.items() if k not in ("secret", "token", "encoding_aes_key")
+        }
+        response = await api.client.put(
+            self.URL, json={**changed, "mode": "publish"}, headers=api.lianhe
+        )
+        assert response.json()["secret_set"] is True
+        account = await api.runtime.wechat.accounts.account("lianhe")
+        assert account is not None
+        assert (account.secret, account.mode) == ("a-very-secret-app-secret", "publish")
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"broadcast_time": "25:00"}, "broadcast_time"),
+            ({"appid": "abc"}, "appid"),
+            ({"account_kind": "enterprise"}, "account_kind"),
+            ({"secret": None}, "secret"),
+        ],
+    )
+    async def test_bad_settings_name_the_field(
+        self, api: Api, change: dict[str, Any], field: str
+    ) -> None:
+        """Invalid settings are refused with the field named, and nothing is stored."""
+        response = await api.client.put(self.URL, json={**self.BODY, **change}, headers=api.lianhe)
+        assert response.status_code == 422
+        assert field in response.text
+        assert await api.runtime.wechat.accounts.account("lianhe") is None
+
+    async def test_another_organization_cannot_read_or_set_it(self, api: Api) -> None:
+        """天德乡's token gets 404 on 联合乡's account, both ways."""
+        assert (
+            await api.client.put(self.URL, json=self.BODY, headers=api.tiande)
+        ).status_code == 404
+        assert (await api.client.get(self.URL, headers=api.tiande)).status_code == 404
+
+    async def test_the_test_button_reports_in_chinese(self, api: Api, wx: FakeWeChat) -> None:
+        """Testing a good account says it works; a wrong secret says why it does not."""
+        ok = await api.client.post("/api/v1/orgs/tiande/channels/wechat/test", headers=api.tiande)
+        assert ok.json()["status"] == "ok"
+        assert "连接正常" in ok.json()["message"]
+        await api.client.put(
+            "/api/v1/orgs/tiande/channels/wechat",
+            headers=api.tiande,
+            json={"appid": APPID, "secret": "wrong-secret-0000000"},
+        )
+        bad = await api.client.post("/api/v1/orgs/tiande/channels/wechat/test", headers=api.tiande)
+        assert bad.json()["status"] == "error"
+        assert "wrong-secret" not in bad.text

@@ -35,6 +35,8 @@ class TestDecide:
             (Outcome.ACCEPTED, State.ACCEPTED),
             (Outcome.PERMANENT, State.FAILED),
             (Outcome.CONFIGURATION, State.RETRY_WAIT),
+            (Outcome.DEFERRED, State.RETRY_WAIT),
+            (Outcome.UNKNOWN, State.UNCERTAIN),
             (Outcome.TEMPORARY, State.RETRY_WAIT),
         ],
     )
@@ -71,6 +73,20 @@ class TestDecide:
     def test_configuration_errors_pause_for_the_configured_time(self) -> None:
         """A misconfigured channel waits the pause, not the short backoff."""
         assert _decide(Outcome.CONFIGURATION).delay_seconds == 900
+
+    def test_configuration_errors_are_not_retried_forever(self) -> None:
+        """After max_attempts pauses the delivery fails and waits for staff."""
+        assert _decide(Outcome.CONFIGURATION, attempts=3).state is State.RETRY_WAIT
+        assert _decide(Outcome.CONFIGURATION, attempts=4).state is State.FAILED
+
+    def test_deferral_never_fails_and_waits_exactly(self) -> None:
+        """A deferred delivery waits until the given time, however many times it was tried."""
+        decision = _decide(Outcome.DEFERRED, attempts=99, retry_after=3600.0)
+        assert (decision.state, decision.delay_seconds) == (State.RETRY_WAIT, 3600.0)
+
+    def test_an_unknown_outcome_goes_to_a_person(self) -> None:
+        """A lost answer that may have published is uncertain, never retried."""
+        assert _decide(Outcome.UNKNOWN).state is State.UNCERTAIN
 
     def test_expired_lease_in_a_repeatable_step_goes_back_to_pending(self) -> None:
         """A crash during a step that is safe to repeat just repeats it."""

@@ -1,0 +1,143 @@
+"""An organization's WeChat account: set it, read it back (never its secrets), test it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from bot.web.deps import PrincipalDep, RuntimeDep, field_error
+from channels.base import ChannelError
+from storage.models import Organization
+from storage.wechat_models import WechatAccount
+
+router = APIRouter(prefix="/api/v1")
+HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class WechatSettingsIn(BaseModel):
+    """The account's settings; secrets are write-only and left unchanged when omitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    appid: Annotated[str, StringConstraints(pattern=r"^wx[0-9a-zA-Z]{16}$")]
+    secret: Annotated[str, StringConstraints(min_length=16, max_length=64)] | None = None
+    token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{3,32}$")] | None = None
+    encoding_aes_key: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{43}$")] | None = None
+    api_base: str = Field(default="", max_length=300)
+    mode: Literal["broadcast", "publish"] = "broadcast"
+    account_kind: Literal["subscription", "service"] = "subscription"
+    broadcast_time: HHMM = "18:00"
+    fallback_to_publish: bool = False
+    tag_id: int | None = Field(default=None, ge=0)
+    original_id: str = Field(default="", max_length=32)
+    author: str = Field(default="", max_length=16)
+    welcome_text: str = Field(default="", max_length=600)
+    keywords: list[Annotated[str, StringConstraints(min_length=1, max_length=20)]] = Field(
+        default_factory=list, max_length=20
+    )
+    default_reply: str = Field(default="", max_length=600)
+
+
+class WechatSettingsOut(BaseModel):
+    org: str
+    appid: str
+    api_base: str
+    mode: str
+    account_kind: str
+    broadcast_time: str
+    fallback_to_publish: bool
+    tag_id: int | None
+    original_id: str
+    secret_set: bool
+    token_set: bool
+    encoding_aes_key_set: bool
+    callback_path: str
+
+
+def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
+    return WechatSettingsOut(
+        org=org.code,
+        appid=row.app_id,
+        api_base=row.api_base,
+        mode=row.mode,
+        account_kind=row.kind,
+        broadcast_time=row.slot_time,
+        fallback_to_publish=row.allow_publish_fallback,
+        tag_id=row.tag_id,
+        original_id=row.original_id,
+        secret_set=bool(row.app_secret_sealed),
+        token_set=bool(row.callback_token_sealed),
+        encoding_aes_key_set=bool(row.aes_key_sealed),
+        callback_path=f"/wechat/callback/{org.code}",
+    )
+
+
+@router.put("/orgs/{org}/channels/wechat")
+async def put_wechat(
+    org: str, data: WechatSettingsIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> WechatSettingsOut:
+    """Create or change the organization's account; secrets are stored sealed."""
+    organization = await _org(principal, org)
+    existing = await WechatAccount.get_or_none(organization_id=organization.id)
+    if existing is None and not data.secret:
+        raise field_error("secret", "required when the account is first configured")
+    if data.api_base and not re.match(r"^https?://", data.api_base):
+        raise field_error("api_base", "must start with http:// or https://")
+    taken = (
+        await WechatAccount.filter(app_id=data.appid)
+        .exclude(organization_id=organization.id)
+        .exists()
+    )
+    if taken:
+        raise field_error("appid", "this AppID is already used by another organization")
+    row = await runtime.wechat.accounts.configure(
+        organization,
+        app_id=data.appid,
+        app_secret=data.secret,
+        callback_token=data.token,
+        aes_key=data.encoding_aes_key,
+        api_base=data.api_base,
+        mode=data.mode,
+        kind=data.account_kind,
+        slot_time=data.broadcast_time,
+        allow_publish_fallback=data.fallback_to_publish,
+        tag_id=data.tag_id,
+        original_id=data.original_id,
+        author=data.author,
+        welcome_text=data.welcome_text,
+        keywords=data.keywords,
+        default_reply=data.default_reply,
+    )
+    return _out(organization, row)
+
+
+@router.get("/orgs/{org}/channels/wechat")
+async def get_wechat(org: str, principal: PrincipalDep) -> WechatSettingsOut:
+    """The account's settings, with secrets only reported as set or not."""
+    organization = await _org(principal, org)
+    row = await WechatAccount.get_or_none(organization_id=organization.id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no WeChat account configured")
+    return _out(organization, row)
+
+
+@router.post("/orgs/{org}/channels/wechat/test")
+async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) -> dict[str, str]:
+    """The 'test connection' button: fetch a token and read today's quota."""
+    organization = await _org(principal, org)
+    channel = runtime.channels["wechat"]
+    try:
+        message = await channel.check_account(organization.code)  # type: ignore[attr-defined]
+    except ChannelError as error:
+        return {"status": "error", "message": error.message}
+    return {"status": "ok", "message": message}
+
+
+async def _org(principal: PrincipalDep, code: str) -> Organization:
+    organization = await Organization.get_or_none(code=code)
+    if organization is None or not principal.may_access(organization.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"organization {code!r} not found")
+    return organization
