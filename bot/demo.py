@@ -4,18 +4,32 @@ The 2016 records mirror the seed report: 10 items, 2 of them normative, 1 on the
 8 on 政务微信 and 1 on the notice board, plus a third normative document formed in 2016
 and published in 2017. ``gongkai report channels --org tiande --year 2016`` then prints
 the seed's section 二 word for word.
+
+When WeChat points at a loopback address (``make demo`` runs the emulator from
+``tests/fakes/wechat.py`` on 127.0.0.1:8001), tiande's account is set up for that sandbox,
+never for the real WeChat API.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+from urllib.parse import urlsplit
 
 from bot import publishing
+from bot.app import wechat_stores
 from bot.publishing import ItemInput
 from bot.settings import Settings
 from storage.ledger import BUSINESS_TZ
 from storage.models import Organization
 from storage.tokens import create_token
+from storage.wechat_models import WechatMedia, WechatToken
+
+# The sandbox account; deploy/demo.sh starts the emulator with the same values.
+SANDBOX_APP_ID = "wxdemo00000000000"
+SANDBOX_SECRET = "demo-secret"  # noqa: S105 (the emulator's, not a real account's)
+SANDBOX_CALLBACK_TOKEN = "demo-callback-token"  # noqa: S105
+SANDBOX_GH_ID = "gh_demo000000"
 
 
 def _at(month: int, day: int, year: int = 2016) -> dt.datetime:
@@ -77,4 +91,43 @@ async def seed_demo(settings: Settings) -> str:
             )
         )
         await publishing.import_published(records, max_body_bytes=settings.max_body_bytes)
+    if is_sandbox(settings.wechat_api_base):
+        await configure_sandbox(settings, township)
     return await create_token("demo", township)
+
+
+def is_sandbox(api_base: str) -> bool:
+    """Whether the WeChat API base is on this machine (the emulator), not WeChat itself."""
+    host = urlsplit(api_base).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def configure_sandbox(settings: Settings, township: Organization) -> None:
+    """Point tiande's WeChat account at the sandbox, its broadcast slot open from now on.
+
+    The slot is the current Beijing minute, so an item queued in the next
+    ``wechat_slot_window_minutes`` goes out at once as today's broadcast. A subscription
+    account has one broadcast a day; later items that day are free-published (已发表).
+    The sandbox starts empty each time, so the token and uploads remembered from an
+    earlier run are forgotten.
+    """
+    now = dt.datetime.now(BUSINESS_TZ)
+    await wechat_stores(settings).accounts.configure(
+        township,
+        app_id=SANDBOX_APP_ID,
+        app_secret=SANDBOX_SECRET,
+        callback_token=SANDBOX_CALLBACK_TOKEN,
+        original_id=SANDBOX_GH_ID,
+        kind="subscription",
+        mode="broadcast",
+        slot_time=f"{now:%H:%M}",
+        allow_publish_fallback=True,
+        enabled=True,
+    )
+    await WechatToken.filter(app_id=SANDBOX_APP_ID).delete()
+    await WechatMedia.filter(app_id=SANDBOX_APP_ID).delete()

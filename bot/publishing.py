@@ -229,6 +229,28 @@ async def retry(item: Item, *, channel: str | None = None) -> list[int]:
     return [d.id for d in chosen]
 
 
+async def preview_wechat(item: Item, openid: str, *, channels: Mapping[str, Channel]) -> None:
+    """Send the item's WeChat article to one reviewer's phone (mass/preview) before the
+    real broadcast; nothing is published and no quota is used."""
+    channel = channels.get("wechat")
+    delivery = (
+        await Delivery.filter(item_id=item.id, channel="wechat")
+        .prefetch_related("item__organization")
+        .first()
+    )
+    if channel is None or delivery is None:
+        raise Conflict("this item is not going out on WeChat")
+    if not openid.strip():
+        raise InputError("openid", "name the reviewer's openid")
+    pages = await outbox.website_pages([item.id])
+    pub = publishable(delivery, source_url=pages.get(item.id))
+    try:
+        prepared = delivery.prepared or await channel.prepare(pub)
+        await channel.preview(pub, prepared, openid.strip())  # type: ignore[attr-defined]
+    except ChannelError as error:
+        raise Conflict(f"预览发送失败：{error.message}") from error
+
+
 async def resolve_uncertain(delivery: Delivery, *, published: bool) -> None:
     """Record a person's check of an uncertain delivery: public after all, or to be retried."""
     if delivery.state != State.UNCERTAIN:

@@ -179,12 +179,9 @@ async def record(app_id: str, dedupe_key: str, kind: str, payload: Mapping[str, 
 
 async def apply_job_event(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord | None:
     """Bring the job this event names up to date; None when no job of ours has that id."""
-    if isinstance(event, MassEvent):
-        job = await jobs.find(msg_id=event.msg_id) if event.msg_id not in ("", "0") else None
-    else:
-        job = await jobs.find(publish_id=event.publish_id) if event.publish_id else None
+    job = await _job_for(event, jobs)
     if job is None:
-        log.info("WeChat job event for an unknown job (a manual send?): %s", _job_id(event))
+        log.info("WeChat job event for no job of ours (a manual send?): %s", event)
         return None
     if job.status in FINAL:
         return job
@@ -196,10 +193,11 @@ async def apply_job_event(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord 
     return job
 
 
-def _job_id(event: JobEvent) -> str:
+async def _job_for(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord | None:
+    # An empty id would make find() match any job lacking that id.
     if isinstance(event, MassEvent):
-        return f"msg_id={event.msg_id}"
-    return f"publish_id={event.publish_id}"
+        return await jobs.find(msg_id=event.msg_id) if event.msg_id not in ("", "0") else None
+    return await jobs.find(publish_id=event.publish_id) if event.publish_id else None
 
 
 def _apply_mass(job: JobRecord, event: MassEvent) -> bool:

@@ -170,9 +170,8 @@ class WeChatChannel:
     async def commit_batch(
         self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
     ) -> list[Committed]:
-        key = pubs[0].batch_key
-        if not key:
-            raise PermanentError("内部错误：微信批次缺少 batch_key")
+        # A delivery committed on its own is a batch of one under its own key.
+        key = pubs[0].batch_key or pubs[0].idempotency_key
         account = await self.account(pubs[0].org_code)
         job = await self._jobs.get(key) or await self._new_job(key, account, pubs)
         if not (job.msg_id or job.publish_id or job.article_id):
@@ -180,7 +179,7 @@ class WeChatChannel:
         return [_committed(job, index) for index in range(len(pubs))]
 
     async def poll(self, pub: Publishable) -> Committed | None:
-        job = await self._jobs.get(pub.batch_key or "")
+        job = await self._jobs.get(pub.batch_key or pub.idempotency_key)
         if job is None:
             return None
         if job.status == "sent" and self._poll_due(job):
@@ -199,7 +198,7 @@ class WeChatChannel:
         return Committed(external_id=job.msg_id or job.article_id or job.publish_id, url=url)
 
     async def withdraw(self, pub: Publishable) -> Withdrawal:
-        job = await self._jobs.get(pub.batch_key or "")
+        job = await self._jobs.get(pub.batch_key or pub.idempotency_key)
         if job is None:
             return Withdrawal(not_undone=["找不到对应的微信发送记录，请在公众号后台人工删除"])
         api = self.api(await self.account(pub.org_code))

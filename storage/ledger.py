@@ -112,3 +112,21 @@ async def items_counted(
         params.append(channel_bucket)
     rows = await fetch_all(sql + " ORDER BY lineage_id", *params)
     return [int(row["lineage_id"]) for row in rows]
+
+
+_REACH_SQL = """
+SELECT COALESCE(SUM(sent_count), 0) AS sent, COALESCE(SUM(total_count), 0) AS audience
+FROM wechat_job
+WHERE mode = 'broadcast' AND batch_key IN (
+    SELECT DISTINCT d.batch_key FROM publication p JOIN delivery d ON d.id = p.delivery_id
+    WHERE p.organization_id = ? AND p.channel = ? AND p.local_date >= ? AND p.local_date < ?
+)
+"""
+
+
+async def wechat_reach(organization_id: int, year: int) -> tuple[int, int]:
+    """Followers reached by the year's broadcasts (SentCount) and their audience (TotalCount)."""
+    rows = await fetch_all(
+        _REACH_SQL, organization_id, WECHAT, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    )
+    return int(rows[0]["sent"] or 0), int(rows[0]["audience"] or 0)

@@ -20,11 +20,12 @@ from bot.web.schemas import (
     ItemPage,
     OrgIn,
     OrgOut,
+    PreviewIn,
     RetryIn,
     WithdrawIn,
 )
 from bot.web.views import load_item_out, org_out
-from storage.ledger import BUSINESS_TZ
+from storage.ledger import BUSINESS_TZ, wechat_reach
 from storage.models import Item, Organization
 
 router = APIRouter(prefix="/api/v1")
@@ -174,6 +175,19 @@ async def withdraw_item(
     return await load_item_out(item)
 
 
+@router.post("/items/{item_id}/wechat/preview")
+async def preview_item(
+    item_id: int, data: PreviewIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, str]:
+    """Send the WeChat article to a reviewer's phone before the broadcast."""
+    item = await _item(principal, item_id)
+    try:
+        await publishing.preview_wechat(item, data.openid, channels=runtime.channels)
+    except (Conflict, InputError) as exc:
+        raise as_http(exc) from exc
+    return {"status": "sent", "openid": data.openid}
+
+
 @router.post("/items/{item_id}/revisions", status_code=201)
 async def revise_item(
     item_id: int, data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep
@@ -238,7 +252,10 @@ async def channel_report(org: str, year: int, principal: PrincipalDep) -> Channe
     if organization is None or not principal.may_access(organization.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"organization {org!r} not found")
     section = await channel_section(organization, year)
+    reached, audience = await wechat_reach(organization.id, year)
     return ChannelReportOut(
+        wechat_followers_reached=reached,
+        wechat_audience=audience,
         org=org,
         year=year,
         normative_issued=section.normative_issued,

@@ -101,6 +101,18 @@ class PostingOut(BaseModel):
     removed_at: dt.datetime | None
 
 
+class ReachOut(BaseModel):
+    """What WeChat reported for the broadcast that carried this delivery."""
+
+    msg_id: str | None
+    publish_id: str | None
+    status: str
+    total: int | None
+    filtered: int | None
+    sent: int | None
+    errors: int | None
+
+
 class DeliveryOut(BaseModel):
     id: int
     channel: str
@@ -114,6 +126,7 @@ class DeliveryOut(BaseModel):
     published_at: dt.datetime | None
     withdraw_note: str | None
     posting: PostingOut | None = None
+    wechat: ReachOut | None = None
     attempt_log: list[AttemptOut] = []
 
 
@@ -152,6 +165,8 @@ class ChannelReportOut(BaseModel):
     website: int
     wechat: int
     other: int
+    wechat_followers_reached: int
+    wechat_audience: int
     paragraphs: list[str]
 
 
@@ -167,3 +182,7 @@ class ReminderOut(BaseModel):
 
 class ResolveIn(_Strict):
     outcome: Literal["published", "retry"]
+
+
+class PreviewIn(_Strict):
+    openid: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

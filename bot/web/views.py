@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bot.delivery import NEEDS_A_PERSON, State
-from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut
+from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut, ReachOut
 from storage.models import Delivery, Item, Organization, Posting
+from storage.wechat_models import WechatJob
 
 
 def progress(states: list[str]) -> str:
@@ -28,7 +29,27 @@ def posting_out(posting: Posting | None) -> PostingOut | None:
     return PostingOut.model_validate(posting, from_attributes=True)
 
 
-def delivery_out(delivery: Delivery, *, posting: Posting | None, with_log: bool) -> DeliveryOut:
+def reach_out(job: WechatJob | None) -> ReachOut | None:
+    if job is None:
+        return None
+    return ReachOut(
+        msg_id=job.msg_id,
+        publish_id=job.publish_id,
+        status=job.platform_status or job.status,
+        total=job.total_count,
+        filtered=job.filter_count,
+        sent=job.sent_count,
+        errors=job.error_count,
+    )
+
+
+def delivery_out(
+    delivery: Delivery,
+    *,
+    posting: Posting | None,
+    with_log: bool,
+    job: WechatJob | None = None,
+) -> DeliveryOut:
     log = []
     if with_log:
         log = [
@@ -48,6 +69,7 @@ def delivery_out(delivery: Delivery, *, posting: Posting | None, with_log: bool)
         published_at=delivery.published_at,
         withdraw_note=delivery.withdraw_note,
         posting=posting_out(posting),
+        wechat=reach_out(job),
         attempt_log=log,
     )
 
@@ -84,7 +106,17 @@ async def load_item_out(item: Item, *, with_log: bool = True) -> ItemOut:
     postings = {
         p.delivery_id: p for p in await Posting.filter(delivery_id__in=[d.id for d in deliveries])
     }
-    out = [delivery_out(d, posting=postings.get(d.id), with_log=with_log) for d in deliveries]
+    keys = [d.batch_key or d.idempotency_key for d in deliveries if d.channel == "wechat"]
+    jobs = {j.batch_key: j for j in await WechatJob.filter(batch_key__in=keys)} if keys else {}
+    out = [
+        delivery_out(
+            d,
+            posting=postings.get(d.id),
+            with_log=with_log,
+            job=jobs.get(d.batch_key or d.idempotency_key),
+        )
+        for d in deliveries
+    ]
     return item_out(item, out)
 
 

@@ -128,7 +128,7 @@ def _open(account: AccountConfig, q: Signed, body: bytes) -> str:
     """The message XML once its signature is checked (decrypted in safe mode)."""
     if not q.encrypted:
         _check_plain(account, q)
-        return body.decode("utf-8")
+        return body.decode("utf-8", "replace")  # bad bytes fail as unreadable XML
     if not account.aes_key:
         log.warning("WeChat callback for %s: encrypted, but no EncodingAESKey", account.org_code)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "encrypted callback not configured")

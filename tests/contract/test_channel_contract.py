@@ -13,7 +13,11 @@ from channels.base import CHANNEL_NAMES, Channel, Publishable, Withdrawal
 from channels.cms import CmsWebsite
 from channels.noticeboard import NoticeBoard
 from channels.website import StaticWebsite
+from channels.wechat import WeChatChannel
+from channels.wechat_tokens import MemoryMediaStore, MemoryTokenStore
 from tests.fakes.cms import FakeCms
+from tests.fakes.wechat import FakeWeChat
+from tests.fakes.wechat_stores import MemoryAccounts, MemoryJobStore, account
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
 
@@ -79,7 +83,44 @@ async def _board(tmp_path: Path) -> AsyncIterator[Subject]:
     yield Subject(channel, copies)
 
 
-FACTORIES = {"static-website": _static, "cms-website": _cms, "noticeboard": _board}
+async def _wechat(tmp_path: Path) -> AsyncIterator[Subject]:
+    with FakeWeChat.start(
+        appid="wx00aa11bb22cc33dd", secret="contract-secret", kind="service", mass_delay=0.01
+    ) as wx:
+        channel = WeChatChannel(
+            accounts=MemoryAccounts(account("tiande", "wx00aa11bb22cc33dd", "contract-secret")),
+            jobs=MemoryJobStore(),
+            tokens=MemoryTokenStore(),
+            media=MemoryMediaStore(),
+            api_base=wx.api_base,
+            timeout=5,
+            font_path=FONT,
+            slot_window=dt.timedelta(hours=2),
+            poll_interval=dt.timedelta(0),
+        )
+
+        def copies(pub: Publishable) -> int:
+            return sum(
+                1
+                for job in wx.sent_mass()
+                for idx, article in enumerate(job.articles, start=1)
+                if article["title"] == pub.title
+                and article.get("author") is not None
+                and idx not in job.deleted_idx
+                and 0 not in job.deleted_idx
+                and job.clientmsgid == pub.idempotency_key
+            )
+
+        yield Subject(channel, copies)
+        await channel.aclose()
+
+
+FACTORIES = {
+    "static-website": _static,
+    "cms-website": _cms,
+    "noticeboard": _board,
+    "wechat": _wechat,
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))

@@ -313,3 +313,21 @@ class TestAccountSettings:
         bad = await api.client.post("/api/v1/orgs/tiande/channels/wechat/test", headers=api.tiande)
         assert bad.json()["status"] == "error"
         assert "wrong-secret" not in bad.text
+
+
+class TestPreview:
+    async def test_a_reviewer_gets_a_preview_before_the_broadcast(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """mass/preview reaches the reviewer's openid; nothing is broadcast."""
+        item = await _queue(api, urgent=False)
+        org = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(org, slot_time=_slot(180))
+        response = await api.client.post(
+            f"/api/v1/items/{item['id']}/wechat/preview",
+            json={"openid": "o_reviewer_1"},
+            headers=api.tiande,
+        )
+        assert response.status_code == 200, response.text
+        assert wx.calls_to("message/mass/preview")[0].json["touser"] == "o_reviewer_1"
+        assert wx.sent_mass() == []
