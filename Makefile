@@ -5,14 +5,15 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The demo's WeChat sandbox: the emulator from tests/fakes/wechat.py (see deploy/demo.sh).
+WECHAT_PORT ?= 8001
 # Debian packages: a CJK font embedded in the notice PDFs; poppler to check them in tests.
 DEB_PACKAGES := fonts-wqy-zenhei poppler-utils
 
 .PHONY: demo test lint typecheck unit bench system-deps clean
 
 demo: system-deps $(STAMP)  ## Set up everything, load the demo data, serve on http://127.0.0.1:8000
-	$(BIN)/gongkai init --demo
-	$(BIN)/gongkai serve --host $(HOST) --port $(PORT)
+	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) WECHAT_PORT=$(WECHAT_PORT) sh deploy/demo.sh
 
 test: system-deps $(STAMP) lint typecheck  ## Lint, type-check and run the whole suite (SQLite and PostgreSQL)
 	$(BIN)/python -m pytest

@@ -151,8 +151,8 @@ class Dispatcher:
         if not claim.delivery_ids:
             return 0
         singles, batches = await self._group(claim)
-        for delivery_id in singles:
-            self._start([delivery_id], self._guarded_run(delivery_id, claim.token))
+        for delivery in singles:
+            self._start([delivery.id], self._guarded_run(delivery, claim.token))
         for ids in batches:
             self._start(ids, self._guarded_batch(ids, claim.token))
         return len(singles) + sum(len(ids) for ids in batches)
@@ -163,16 +163,19 @@ class Dispatcher:
             self._in_flight[delivery_id] = task
         task.add_done_callback(self._forget)
 
-    async def _group(self, claim: outbox.Claim) -> tuple[list[int], list[list[int]]]:
-        """Split a claim into single deliveries and whole batches for batch channels."""
-        rows = await Delivery.filter(id__in=claim.delivery_ids).prefetch_related("item")
-        singles: list[int] = []
+    async def _group(self, claim: outbox.Claim) -> tuple[list[Delivery], list[list[int]]]:
+        """Split a claim into single deliveries (loaded once, for all of them) and whole
+        batches for batch channels."""
+        rows = await Delivery.filter(id__in=claim.delivery_ids).prefetch_related(
+            "item__organization"
+        )
+        singles: list[Delivery] = []
         fresh: dict[tuple[str, int], list[Delivery]] = defaultdict(list)
         batches: dict[str, None] = {}
         for delivery in rows:
             channel = self.channels.get(delivery.channel)
             if not isinstance(channel, BatchChannel):
-                singles.append(delivery.id)
+                singles.append(delivery)
             elif delivery.batch_key:
                 batches.setdefault(delivery.batch_key)
             else:
@@ -189,7 +192,7 @@ class Dispatcher:
             grouped += [
                 [d.id for d in ordered[i : i + limit]] for i in range(0, len(ordered), limit)
             ]
-        return sorted(singles), grouped
+        return sorted(singles, key=lambda d: d.id), grouped
 
     def _forget(self, task: asyncio.Task[None]) -> None:  # one task may hold a whole batch
         for delivery_id, running in list(self._in_flight.items()):
@@ -276,20 +279,20 @@ class Dispatcher:
         delivery.prepared, delivery.step = prepared, Step.COMMIT
         return True
 
-    async def _guarded_run(self, delivery_id: int, token: str) -> None:
+    async def _guarded_run(self, delivery: Delivery, token: str) -> None:
         try:
-            await self.run_one(delivery_id, token)
+            await self.run_one(delivery, token)
         except outbox.TransitionRefused as exc:
             log.warning("lease lost, outcome not recorded by this worker: %s", exc)
         except asyncio.CancelledError:
-            await self._release_on_shutdown(delivery_id, token)
+            await self._release_on_shutdown(delivery.id, token)
             raise
         except Exception:
-            log.exception("delivery %s: unexpected error in the dispatcher", delivery_id)
+            log.exception("delivery %s: unexpected error in the dispatcher", delivery.id)
 
-    async def run_one(self, delivery_id: int, token: str) -> None:
-        """Prepare (if not yet done) and commit one claimed delivery, then record it."""
-        delivery = await Delivery.get(id=delivery_id).prefetch_related("item__organization")
+    async def run_one(self, delivery: Delivery, token: str) -> None:
+        """Prepare (if not yet done) and commit one claimed delivery (loaded with its item
+        and organization), then record it."""
         channel = self.channels.get(delivery.channel)
         if channel is None:
             error = ConfigurationError(f"channel {delivery.channel} is not configured")

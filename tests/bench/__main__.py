@@ -1,4 +1,4 @@
-"""``python -m tests.bench``: run the outbox and ledger benchmarks and print a summary table."""
+"""``python -m tests.bench``: run the outbox, ledger and WeChat benchmarks; print a summary."""
 
 from __future__ import annotations
 
@@ -6,19 +6,22 @@ import argparse
 import asyncio
 import time
 
-from tests.bench import Figure, ledger_bench, outbox_bench, print_table
+from tests.bench import Figure, ledger_bench, outbox_bench, print_table, wechat_bench
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command-line options."""
     parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__)
-    parser.add_argument("--only", choices=("outbox", "ledger"), help="run one bench only")
+    parser.add_argument("--only", choices=("outbox", "ledger", "wechat"), help="run one bench only")
     parser.add_argument("--items", type=int, default=2000, help="outbox items (default 2000)")
     parser.add_argument(
         "--concurrency", type=int, default=4, help="deliveries at a time (default 4, as settings)"
     )
     parser.add_argument(
         "--ledger-rows", type=int, default=1_000_000, help="ledger rows (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--wechat-items", type=int, default=200, help="WeChat throughput items (default 200)"
     )
     parser.add_argument(
         "--no-candidates",
@@ -43,6 +46,8 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             print("\nledger bench skipped: it needs PostgreSQL")
         else:
             figures += await ledger_bench.main(args.ledger_rows, candidates=not args.no_candidates)
+    if args.only in (None, "wechat"):
+        figures += await wechat_bench.main(args.wechat_items)
     return figures
 
 

@@ -13,7 +13,12 @@ In-process::
 As a subprocess (prints ``READY <base>`` once listening)::
 
     python -m tests.fakes.wechat --port 0 --appid wx123 --secret s3cret \\
-        [--kind subscription|service] [--callback-url URL --callback-token T [--aes-key K]]
+        [--kind subscription|service] [--callback-url URL --callback-token T [--aes-key K]] \\
+        [--gh-id gh_… --nickname 名称]
+
+A follower's phone view of the account (``GET /`` redirects there): ``/__emu/phone``, see
+``tests.fakes.wechat_phone``; the image URLs the emulator hands out are served under
+``/__emu/media/``.
 
 Admin endpoints (JSON): ``GET /__emu/stats``, ``GET /__emu/calls``, ``GET /__emu/callbacks``,
 ``POST /__emu/reset``, ``/__emu/fail``, ``/__emu/advance``, ``/__emu/push``, ``/__emu/token``,
@@ -34,7 +39,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from tests.fakes.wechat_api import Reply
+from tests.fakes import wechat_phone
+from tests.fakes.wechat_api import Reply, Request
 from tests.fakes.wechat_callbacks import CallbackPush, cdata, envelope
 from tests.fakes.wechat_endpoints import WeChatEndpoints
 from tests.fakes.wechat_state import (
@@ -56,6 +62,7 @@ class FakeWeChat(WeChatEndpoints):
     _server: _Server | None = None
     _threads: tuple[threading.Thread, ...] = ()
     _background = False
+    nickname = "政务公开测试号"  # the account's name, shown by the phone view
 
     @classmethod
     def start(
@@ -145,6 +152,27 @@ class FakeWeChat(WeChatEndpoints):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    # ------------------------------------------------------- uploaded bytes
+
+    def _clear_state(self) -> None:
+        super()._clear_state()
+        self.images: dict[str, bytes] = {}  # mmbiz URL path -> bytes, for the phone view
+
+    def _uploadimg(self, request: Request) -> dict[str, Any]:
+        reply = super()._uploadimg(request)
+        self._keep_image(str(reply["url"]), request)
+        return reply
+
+    def _add_material(self, request: Request) -> dict[str, Any]:
+        reply = super()._add_material(request)
+        self._keep_image(self.materials[str(reply["media_id"])].url, request)
+        return reply
+
+    def _keep_image(self, url: str, request: Request) -> None:
+        key = wechat_phone.media_key(url)
+        if key is not None:
+            self.images[key] = self._media(request)[1]
 
     # -------------------------------------------------------------- controls
 
@@ -432,6 +460,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         emu = self.server.emu
+        if method == "GET" and self.path in ("/", "/__emu", "/__emu/"):
+            self._redirect(wechat_phone.PHONE)
+            return
+        if method == "GET":
+            with emu._lock:
+                page = wechat_phone.serve(emu, self.path)
+            if page is not None:
+                self._send(Reply(None, page.status, raw=page.body, content_type=page.content_type))
+                return
         if self.path.startswith("/__emu/"):
             try:
                 self._send(Reply(_admin(emu, method, self.path, body)))
@@ -440,6 +477,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         self._send(emu.dispatch(method, self.path, headers, body, self.client_address[0]))
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _send(self, reply: Reply) -> None:
         stopping = self.server.emu._stopping
@@ -539,6 +582,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--aes-key")
     parser.add_argument("--callback-mode", choices=["plain", "compat", "safe"])
     parser.add_argument("--gh-id")
+    parser.add_argument("--nickname", help="the account's name on the phone view")
     parser.add_argument("--config", default="{}", help="JSON object of EmulatorConfig fields")
     args = parser.parse_args(argv)
     config = EmulatorConfig()
@@ -554,6 +598,8 @@ def main(argv: list[str] | None = None) -> None:
         callback_mode=args.callback_mode,
         gh_id=args.gh_id,
     )
+    if args.nickname:
+        emu.nickname = args.nickname
     emu.serve(args.port, background=False)
     assert emu._server is not None
     print(f"READY {emu.base}", flush=True)
