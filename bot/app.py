@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -17,6 +18,7 @@ from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
 from bot.scheduler import build_scheduler
 from bot.settings import Settings
+from bot.wechat_events import process_pending
 from channels.base import Channel
 from channels.registry import build_channels
 from storage.crypto import SecretBox, load_key
@@ -97,7 +99,13 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
             stack.push_async_callback(channel.aclose)
         runtime = Runtime(settings, channels, build_dispatcher(settings, channels), stores)
         if run_worker:
-            runtime.scheduler = build_scheduler(runtime.dispatcher, settings)
+            # Job events stored by the callback endpoint (even just before a crash).
+            events = (
+                "wechat-events",
+                partial(process_pending, runtime),
+                settings.sweep_interval_seconds,
+            )
+            runtime.scheduler = build_scheduler(runtime.dispatcher, settings, extra=[events])
             runtime.scheduler.start()
             stack.push_async_callback(_stop_worker, runtime)
             log.info("worker %s started", runtime.dispatcher.worker)

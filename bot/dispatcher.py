@@ -186,13 +186,32 @@ class Dispatcher:
             )
             for key in batches
         ]
-        for (name, _org), members in fresh.items():
-            limit = max(1, self.channels[name].batch_limit)  # type: ignore[attr-defined]
+        for (name, org_id), members in fresh.items():
+            limit = self._batch_limit(name)
+            members += await self._top_up(name, org_id, claim, limit - len(members) % limit)
             ordered = sorted(members, key=_batch_order)
             grouped += [
                 [d.id for d in ordered[i : i + limit]] for i in range(0, len(ordered), limit)
             ]
         return sorted(singles, key=lambda d: d.id), grouped
+
+    async def _top_up(
+        self, channel: str, org_id: int, claim: outbox.Claim, room: int
+    ) -> list[Delivery]:
+        if room <= 0 or room >= self._batch_limit(channel):
+            return []
+        ids = await outbox.claim_more_for_batch(
+            channel=channel,
+            organization_id=org_id,
+            lease_token=claim.token,
+            now=self.clock(),
+            expires_at=claim.expires_at,
+            limit=room,
+        )
+        return list(await Delivery.filter(id__in=ids).prefetch_related("item__organization"))
+
+    def _batch_limit(self, channel: str) -> int:
+        return max(1, int(getattr(self.channels[channel], "batch_limit", 1)))
 
     def _forget(self, task: asyncio.Task[None]) -> None:  # one task may hold a whole batch
         for delivery_id, running in list(self._in_flight.items()):

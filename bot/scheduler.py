@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -31,15 +31,21 @@ def _logged(name: str, job: Callable[[], Awaitable[int]]) -> Callable[[], Awaita
     return run
 
 
-def build_scheduler(dispatcher: Dispatcher, settings: Settings) -> AsyncIOScheduler:
-    """A scheduler with the dispatch, reap, poll and sweep jobs; not started yet."""
+Job = tuple[str, Callable[[], Awaitable[int]], float]
+
+
+def build_scheduler(
+    dispatcher: Dispatcher, settings: Settings, *, extra: Sequence[Job] = ()
+) -> AsyncIOScheduler:
+    """A scheduler with the dispatch, reap, poll and sweep jobs (and ``extra``); not started."""
     scheduler = AsyncIOScheduler(timezone="Asia/Shanghai")
     soon = dt.datetime.now(dt.UTC)
-    jobs: list[tuple[str, Callable[[], Awaitable[int]], float]] = [
+    jobs: list[Job] = [
         ("dispatch", dispatcher.tick, settings.dispatch_interval_seconds),
         ("reap", dispatcher.reap, settings.reap_interval_seconds),
         ("poll", dispatcher.poll_confirmations, settings.sweep_interval_seconds),
         ("sweep", dispatcher.sweep, settings.sweep_interval_seconds),
+        *extra,
     ]
     for name, job, seconds in jobs:
         scheduler.add_job(

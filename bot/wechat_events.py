@@ -20,6 +20,7 @@ from tortoise.exceptions import IntegrityError
 from wechatpy.events import MassSendJobFinishEvent
 
 from bot.delivery import State
+from channels.wechat import PUBLISH_FAILURES
 from channels.wechat_state import AccountConfig, JobRecord
 from storage.items import ItemStatus
 from storage.models import Delivery
@@ -44,13 +45,6 @@ MASS_AUDIT = {
     20013: "版权",
     22000: "互推",
     21000: "其他",
-}
-PUBLISH_FAILURES = {
-    2: "原创声明失败",
-    3: "常规失败",
-    4: "平台审核不通过",
-    5: "已被删除",
-    6: "已被封禁",
 }
 DEFAULT_KEYWORDS = ("公开", "最新")
 LATEST_COUNT = 5

@@ -56,7 +56,7 @@ DEDUPE_WINDOW = dt.timedelta(hours=23)  # WeChat dedupes clientmsgid for 24 h; k
 MONTHLY_BROADCASTS = 4  # service accounts: per follower per month
 PUBLISH_FAILURES = {
     2: "原创声明失败",
-    3: "发布失败",
+    3: "常规失败",
     4: "平台审核不通过",
     5: "已被删除",
     6: "已被封禁",
@@ -359,7 +359,9 @@ class WeChatChannel:
         return await self._jobs.broadcasts_since(account.app_id, today) >= 1
 
     def _poll_due(self, job: JobRecord) -> bool:
-        last = job.last_polled_at
+        # The first poll waits a full interval after the send: WeChat's job event usually
+        # confirms first, and polling APIs have small daily quotas.
+        last = job.last_polled_at or job.commit_started_at
         return last is None or self._clock() - last >= self._poll_interval
 
     def _author(self, account: AccountConfig, pub: Publishable) -> str:

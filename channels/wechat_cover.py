@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 
@@ -14,6 +15,7 @@ BACKGROUND = (178, 34, 34)
 TEXT = (255, 255, 255)
 
 
+@functools.lru_cache(maxsize=256)
 def default_cover(org_name: str, *, font_path: Path) -> bytes:
     """A JPEG under 64 KB with the organization's name centred, the same bytes every time."""
     try:

@@ -128,6 +128,41 @@ async def assign_batch(delivery_ids: Sequence[int], *, batch_key: str, lease_tok
         raise TransitionRefused(delivery_ids[0], State.SENDING, " (batch assignment lost)")
 
 
+async def claim_more_for_batch(
+    *,
+    channel: str,
+    organization_id: int,
+    lease_token: str,
+    now: dt.datetime,
+    expires_at: dt.datetime,
+    limit: int,
+) -> list[int]:
+    """Top a new batch up with the organization's other due deliveries on that channel,
+    so a claim cut short by the worker's free slots does not split a day's broadcast."""
+    due = (
+        Delivery.filter(
+            channel=channel,
+            state__in=CLAIMABLE,
+            next_attempt_at__lte=now,
+            batch_key=None,
+            item__organization_id=organization_id,
+        )
+        .order_by("-priority", "next_attempt_at", "id")
+        .limit(limit)
+    )
+    ids = [delivery.id for delivery in await due.only("id")]
+    if not ids:
+        return []
+    await Delivery.filter(id__in=ids, state__in=CLAIMABLE).update(
+        state=State.SENDING,
+        lease_owner=lease_token,
+        lease_expires_at=expires_at,
+        attempts=F("attempts") + 1,
+    )
+    held = Delivery.filter(id__in=ids, lease_owner=lease_token, state=State.SENDING)
+    return sorted(delivery.id for delivery in await held.only("id"))
+
+
 async def claim_batch_siblings(
     batch_key: str, *, lease_token: str, expires_at: dt.datetime
 ) -> list[int]:

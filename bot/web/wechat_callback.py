@@ -65,6 +65,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.gather(*app.state.wechat_tasks, return_exceptions=True)
 
 
+MAX_SKEW_SECONDS = 300
 router = APIRouter(prefix="/wechat/callback", include_in_schema=False, lifespan=_lifespan)
 SignedDep = Annotated[Signed, Query()]
 
@@ -112,7 +113,20 @@ def _echo(account: AccountConfig, q: Signed, echostr: str) -> str:
     return echostr
 
 
+def _check_fresh(account: AccountConfig, q: Signed) -> None:
+    """Refuse old timestamps: in plain mode the signature does not cover the body, so
+    this bounds how long a captured signature could be replayed."""
+    try:
+        skew = abs(time.time() - int(q.timestamp))
+    except ValueError:
+        skew = float("inf")
+    if skew > MAX_SKEW_SECONDS:
+        log.warning("WeChat callback for %s: stale or bad timestamp, refused", account.org_code)
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "stale timestamp")
+
+
 def _check_plain(account: AccountConfig, q: Signed) -> None:
+    _check_fresh(account, q)
     try:
         check_signature(account.callback_token, q.signature, q.timestamp, q.nonce)
     except InvalidSignatureException:
@@ -132,6 +146,7 @@ def _open(account: AccountConfig, q: Signed, body: bytes) -> str:
     if not account.aes_key:
         log.warning("WeChat callback for %s: encrypted, but no EncodingAESKey", account.org_code)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "encrypted callback not configured")
+    _check_fresh(account, q)
     try:
         return str(_crypto(account).decrypt_message(body, q.msg_signature, q.timestamp, q.nonce))
     except (InvalidSignatureException, InvalidAppIdException) as exc:

@@ -76,6 +76,18 @@ class TestGrouping:
         assert len(orgs) == 4
 
 
+class TestClaimLimits:
+    async def test_a_small_claim_still_sends_the_whole_day_in_one_batch(self) -> None:
+        """A worker with two free slots tops the batch up to all five due items."""
+        org = await make_org()
+        ch = ScriptedBatchChannel(batch_limit=8)
+        await _queue(org, {"wechat": ch}, 5)
+        d = dispatcher({"wechat": ch})
+        d.concurrency = 2
+        await d.run_until_idle()
+        assert [len(ids) for ids in ch.batches.values()] == [5]
+
+
 class TestDeferral:
     async def test_deferred_batch_waits_without_using_attempts(self) -> None:
         """A batch told to wait for the slot goes to retry_wait until then, ungrouped."""
