@@ -333,8 +333,11 @@ class WeChatChannel:
 
     def _wait_for_slot(self, account: AccountConfig, now: dt.datetime) -> None:
         local = now.astimezone(BEIJING)
-        slot = dt.datetime.combine(local.date(), account.slot_time, BEIJING)
-        if not slot <= local < slot + self._slot_window:
+        slots = [
+            dt.datetime.combine(local.date() - dt.timedelta(days=back), account.slot_time, BEIJING)
+            for back in (0, 1)
+        ]  # a window may pass midnight
+        if not any(slot <= local < slot + self._slot_window for slot in slots):
             raise Deferred(
                 f"等待群发时段 {account.slot_time:%H:%M}", until=self._next_slot(account, now)
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -233,7 +233,7 @@ class TestWithdraw:
 
 class TestAccountSettings:
     URL = "/api/v1/orgs/lianhe/channels/wechat"
-    BODY: dict[str, Any] = {
+    BODY: ClassVar[dict[str, Any]] = {
         "appid": "wx00112233445566aa",
         "secret": "a-very-secret-app-secret",
         "token": "callbacktoken",
