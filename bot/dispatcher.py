@@ -468,17 +468,20 @@ class Dispatcher:
     async def _poll_one(self, delivery: Delivery) -> int:
         try:
             result = await self.channels[delivery.channel].poll(publishable(delivery))
+            if result is None:
+                return 0
+            await outbox.confirm(
+                delivery.id, now=self.clock(), external_id=result.external_id, url=result.url
+            )
         except PermanentError as error:
-            await outbox.fail_accepted(delivery.id, reason=error.message, code=error.code)
+            with contextlib.suppress(outbox.TransitionRefused):  # another worker was first
+                await outbox.fail_accepted(delivery.id, reason=error.message, code=error.code)
             return 0
         except ChannelError as error:
             log.info("delivery %s: confirmation poll failed: %s", delivery.id, error.message)
             return 0
-        if result is None:
-            return 0
-        await outbox.confirm(
-            delivery.id, now=self.clock(), external_id=result.external_id, url=result.url
-        )
+        except outbox.TransitionRefused:
+            return 0  # another worker confirmed it first
         return 1
 
     async def drain(self, *, grace_seconds: float) -> None:

@@ -182,7 +182,10 @@ class WeChatChannel:
         job = await self._jobs.get(pub.batch_key or pub.idempotency_key)
         if job is None:
             return None
-        if job.status == "sent" and self._poll_due(job):
+        claimed = job.status == "sent" and await self._jobs.mark_polled(
+            job.batch_key, now=self._clock(), interval=self._poll_interval
+        )
+        if claimed:
             await self._refresh(job, await self.account(pub.org_code))
         index = (
             job.delivery_ids.index(pub.delivery_id) if pub.delivery_id in job.delivery_ids else 0
@@ -253,7 +256,7 @@ class WeChatChannel:
             if await self._quota_used_up(account, now):
                 if not account.allow_publish_fallback:
                     raise Deferred(
-                        f"今日群发次数已用完，顺延到下一群发时段（{account.org_name}）",
+                        _quota_message(account),
                         until=self._next_slot(account, now, after_quota=True),
                     )
                 mode = "publish"
@@ -311,7 +314,7 @@ class WeChatChannel:
 
     async def _refresh(self, job: JobRecord, account: AccountConfig) -> None:
         api = self.api(account)
-        job.last_polled_at = self._clock()
+        job.last_polled_at = self._clock()  # already claimed by mark_polled
         if job.msg_id:
             status = await api.mass_get(job.msg_id)
             if status == "SEND_SUCCESS":
@@ -361,12 +364,6 @@ class WeChatChannel:
             return used >= MONTHLY_BROADCASTS
         return await self._jobs.broadcasts_since(account.app_id, today) >= 1
 
-    def _poll_due(self, job: JobRecord) -> bool:
-        # The first poll waits a full interval after the send: WeChat's job event usually
-        # confirms first, and polling APIs have small daily quotas.
-        last = job.last_polled_at or job.commit_started_at
-        return last is None or self._clock() - last >= self._poll_interval
-
     def _author(self, account: AccountConfig, pub: Publishable) -> str:
         return (account.author or pub.org_name)[:16]
 
@@ -377,6 +374,12 @@ class WeChatChannel:
 
     async def _fetch(self, url: str) -> bytes:
         return await fetch_image(url, client=self._http, max_bytes=self._image_max)
+
+
+def _quota_message(account: AccountConfig) -> str:
+    if account.kind == "service":
+        return f"本月群发次数已用完（{MONTHLY_BROADCASTS} 次），顺延到下月首个群发时段"
+    return "今日群发次数已用完，顺延到明天的群发时段"
 
 
 def _position(job: JobRecord, pub: Publishable) -> int:

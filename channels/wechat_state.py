@@ -72,6 +72,13 @@ class JobStore(Protocol):
 
     async def broadcasts_since(self, app_id: str, since: dt.date) -> int: ...
 
+    async def mark_polled(
+        self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
+    ) -> bool:
+        """Claim the right to poll WeChat about this job now: False if any worker polled
+        it (or sent it) less than ``interval`` ago, so polling quotas are shared."""
+        ...
+
 
 class AccountDirectory(Protocol):
     """Each organization's account, with its secrets opened."""

@@ -8,6 +8,7 @@ the stored secrets cannot be read (they can be entered again).
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -38,12 +39,20 @@ def load_key(explicit: str, key_file: Path) -> bytes:
         return explicit.encode("ascii")
     if key_file.exists():
         return key_file.read_bytes().strip()
-    key = Fernet.generate_key()
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Several processes may start at once: write a private temp file, then link it into
+    # place; whoever loses the race reads the winner's key, never a half-written one.
+    temp = key_file.with_name(f".{key_file.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
-        handle.write(key + b"\n")
-    return key
+        handle.write(Fernet.generate_key() + b"\n")
+    try:
+        os.link(temp, key_file)
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink()
+    return key_file.read_bytes().strip()
 
 
 def mask(secret: str) -> str:

@@ -64,34 +64,53 @@ async def create_deliveries(
 
 
 async def claim(*, worker: str, now: dt.datetime, lease_seconds: float, limit: int) -> Claim:
-    """Take up to ``limit`` due deliveries for ``worker``; each is claimed by one worker."""
+    """Take up to ``limit`` due deliveries for ``worker``; each is claimed by one worker.
+
+    On PostgreSQL the pick and the claim share a transaction with SKIP LOCKED, so workers
+    never wait on each other. SQLite has no row locks, and a read-then-write transaction
+    cannot wait for another process's write lock: there each statement stands alone and
+    the compare-and-set UPDATE alone decides who gets a row.
+    """
     token = f"{worker}/{secrets.token_hex(4)}"
     expires = now + dt.timedelta(seconds=lease_seconds)
-    async with in_transaction() as conn:
-        due = (
-            Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lte=now)
-            .order_by("-priority", "next_attempt_at", "id")
-            .limit(limit)
-            .using_db(conn)
-        )
-        if is_postgres(conn):
-            due = due.select_for_update(skip_locked=True)
-        # .only(), not .values(): Tortoise drops FOR UPDATE from values() queries.
-        ids = [delivery.id for delivery in await due.only("id")]
-        if ids:
-            await (
-                Delivery.filter(id__in=ids, state__in=CLAIMABLE)
-                .using_db(conn)
-                .update(
-                    state=State.SENDING,
-                    lease_owner=token,
-                    lease_expires_at=expires,
-                    attempts=F("attempts") + 1,
-                )
-            )
-            held = Delivery.filter(id__in=ids, lease_owner=token, state=State.SENDING)
-            ids = [int(row["id"]) for row in await held.using_db(conn).values("id")]
+    if is_postgres():
+        async with in_transaction() as conn:
+            ids = await _take(conn, token=token, now=now, expires=expires, limit=limit)
+    else:
+        ids = await _take(None, token=token, now=now, expires=expires, limit=limit)
     return Claim(token=token, delivery_ids=sorted(ids), expires_at=expires)
+
+
+async def _take(
+    conn: BaseDBAsyncClient | None,
+    *,
+    token: str,
+    now: dt.datetime,
+    expires: dt.datetime,
+    limit: int,
+) -> list[int]:
+    due = (
+        Delivery.filter(state__in=CLAIMABLE, next_attempt_at__lte=now)
+        .order_by("-priority", "next_attempt_at", "id")
+        .limit(limit)
+    )
+    if conn is not None:
+        # .only(), not .values(): Tortoise drops FOR UPDATE from values() queries.
+        due = due.using_db(conn).select_for_update(skip_locked=True)
+    ids = [delivery.id for delivery in await due.only("id")]
+    if not ids:
+        return []
+    update = Delivery.filter(id__in=ids, state__in=CLAIMABLE)
+    held = Delivery.filter(id__in=ids, lease_owner=token, state=State.SENDING)
+    if conn is not None:
+        update, held = update.using_db(conn), held.using_db(conn)
+    await update.update(
+        state=State.SENDING,
+        lease_owner=token,
+        lease_expires_at=expires,
+        attempts=F("attempts") + 1,
+    )
+    return [int(row["id"]) for row in await held.values("id")]
 
 
 async def _change(

@@ -27,6 +27,7 @@ from storage.crypto import SecretBox
 from storage.models import Organization
 from storage.wechat_models import WechatAccount, WechatJob, WechatMedia, WechatToken
 
+FINAL_JOB_STATES = ("finished", "failed")
 LOCK_SECONDS = 30.0
 LOCK_WAIT_SECONDS = 20.0
 
@@ -118,11 +119,26 @@ class DatabaseJobStore:
         return None if row is None else _record(row)
 
     async def save(self, job: JobRecord) -> None:
+        """Create or update; a finished or failed job is final and never overwritten (a
+        poll that read it earlier must not undo what a callback event recorded)."""
         values = asdict(job)
         key = values.pop("batch_key")
-        changed = await WechatJob.filter(batch_key=key).update(**values)
-        if not changed:
+        open_job = WechatJob.filter(batch_key=key).exclude(status__in=FINAL_JOB_STATES)
+        if await open_job.update(**values):
+            return
+        if not await WechatJob.exists(batch_key=key):
             await WechatJob.create(batch_key=key, **values)
+
+    async def mark_polled(
+        self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
+    ) -> bool:
+        before = now - interval
+        never = Q(last_polled_at=None) & Q(commit_started_at__lte=before)
+        stale = Q(last_polled_at__lte=before)
+        changed = await WechatJob.filter(Q(batch_key=batch_key) & (never | stale)).update(
+            last_polled_at=now
+        )
+        return changed == 1
 
     async def broadcasts_since(self, app_id: str, since: dt.date) -> int:
         """Broadcasts accepted by WeChat for this account on or after ``since`` (quotas)."""

@@ -19,7 +19,19 @@ class MemoryJobStore:
         return None if job is None else dataclasses.replace(job)
 
     async def save(self, job: JobRecord) -> None:
-        self.jobs[job.batch_key] = dataclasses.replace(job)
+        current = self.jobs.get(job.batch_key)
+        if current is None or current.status not in ("finished", "failed"):
+            self.jobs[job.batch_key] = dataclasses.replace(job)
+
+    async def mark_polled(
+        self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
+    ) -> bool:
+        job = self.jobs.get(batch_key)
+        last = job and (job.last_polled_at or job.commit_started_at)
+        if job is None or (last is not None and now - last < interval):
+            return False
+        job.last_polled_at = now
+        return True
 
     async def broadcasts_since(self, app_id: str, since: dt.date) -> int:
         return sum(
