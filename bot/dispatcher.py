@@ -293,7 +293,6 @@ class Dispatcher:
         except ChannelError as error:
             await self._record_failure(delivery, token, Step.PREPARE, error, started)
             return False
-        await self._log(delivery, Step.PREPARE, "ok", started)
         await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
         delivery.prepared, delivery.step = prepared, Step.COMMIT
         return True
@@ -325,9 +324,8 @@ class Dispatcher:
         try:
             if step is Step.PREPARE:
                 prepared = await channel.prepare(publishable(delivery))
-                await self._log(delivery, step, "ok", started)
                 await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
-                delivery.prepared, step, started = prepared, Step.COMMIT, self._started()
+                delivery.prepared, step = prepared, Step.COMMIT
             result = await channel.commit(publishable(delivery), delivery.prepared)
         except ChannelError as error:
             await self._record_failure(delivery, token, step, error, started)

@@ -141,7 +141,7 @@ class Delivery(Model):
 
 
 class DeliveryAttempt(Model):
-    """Append-only: one row per try of one step of a delivery."""
+    """Append-only: one row per try of a delivery, with the step it reached."""
 
     id = fields.IntField(primary_key=True)
     delivery: fields.ForeignKeyRelation[Delivery] = fields.ForeignKeyField(

@@ -12,6 +12,7 @@ from bot.delivery import State
 from bot.publishing import Conflict
 from channels.base import Committed, ConfigurationError, PermanentError, TemporaryError
 from storage import outbox
+from storage.db import is_postgres
 from storage.ledger import channel_tally
 from storage.models import Delivery, DeliveryAttempt, Item, Publication
 from tests.fakes.channel import ScriptedChannel
@@ -73,7 +74,8 @@ class TestDispatch:
         assert delivery.url == f"http://example.test/{delivery.id}"
         assert await Publication.filter(delivery_id=delivery.id).count() == 1
         steps = await DeliveryAttempt.filter(delivery_id=delivery.id).order_by("id")
-        assert [(a.step, a.outcome) for a in steps] == [("prepare", "ok"), ("commit", "committed")]
+        # One row per try: the step it reached and how it ended.
+        assert [(a.step, a.outcome) for a in steps] == [("commit", "committed")]
 
     async def test_temporary_errors_back_off_then_succeed(self) -> None:
         """Two 503s are retried with backoff and the third attempt publishes."""
@@ -191,17 +193,28 @@ class TestDispatch:
 
 class TestConcurrency:
     async def test_two_workers_never_claim_the_same_delivery(self) -> None:
-        """Claims from two workers at once partition the due deliveries."""
+        """Rounds of simultaneous claims by three workers hand out each delivery once."""
         org = await make_org()
         ch = ScriptedChannel()
         for n in range(30):
             await queue(org, {"website": ch}, title=f"通知{n}")
         now = dt.datetime.now(dt.UTC)
-        claims = await asyncio.gather(
-            *[outbox.claim(worker=f"w{n}", now=now, lease_seconds=60, limit=20) for n in range(3)]
-        )
-        claimed = [i for c in claims for i in c.delivery_ids]
+        claimed: list[int] = []
+        rounds: list[int] = []
+        for _round in range(10):
+            claims = await asyncio.gather(
+                *[
+                    outbox.claim(worker=f"w{n}", now=now, lease_seconds=60, limit=20)
+                    for n in range(3)
+                ]
+            )
+            rounds.append(sum(len(c.delivery_ids) for c in claims))
+            claimed += [i for c in claims for i in c.delivery_ids]
+            if len(claimed) >= 30:
+                break
         assert len(claimed) == len(set(claimed)) == 30
+        if is_postgres():  # SKIP LOCKED: concurrent pickers skip each other's rows at once
+            assert rounds[0] == 30
 
     async def test_stale_worker_cannot_record_after_losing_its_lease(self) -> None:
         """A worker whose lease was reaped and re-claimed cannot overwrite the new holder."""

@@ -1,0 +1,60 @@
+"""The national formats: 2021 (国办公开办函〔2021〕30号) and the 2019 trial (〔2019〕60号)."""
+
+from __future__ import annotations
+
+from bot.annual.document import Block, Document, Paragraph
+from bot.annual.figures import AnnualFigures
+from bot.annual.format_common import (
+    LAW,
+    active_paragraphs,
+    date_line,
+    heading,
+    money,
+    narrative,
+    period_sentence,
+    publication_sentences,
+    title_lines,
+)
+from bot.annual.format_tables import NationalFormat, table2, table3, table4
+
+_BASIS = {
+    "2021": "《中华人民共和国政府信息公开工作年度报告格式》（国办公开办函〔2021〕30号）",
+    "2019": "《政府信息公开工作年度报告格式（试行）》（国办公开办函〔2019〕60号）",
+}
+
+
+def render_national(figures: AnnualFigures, fmt: NationalFormat) -> Document:
+    """Figures → the six sections of the national format, with tables 二, 三 and 四."""
+    sections: list[tuple[str, list[Block]]] = [
+        ("总体情况", _overview(figures)),
+        ("主动公开政府信息情况", [table2(figures, fmt)]),
+        ("收到和处理政府信息公开申请情况", [table3(figures, fmt)]),
+        ("政府信息公开行政复议、行政诉讼情况", [table4(figures)]),
+        ("存在的主要问题及改进情况", narrative(figures.problems)),
+        ("其他需要报告的事项", _other_matters(figures)),
+    ]
+    blocks: list[Block] = [Paragraph(_preamble(figures, fmt))]
+    for number, (title, section) in enumerate(sections, start=1):
+        blocks.append(heading(number, title))
+        blocks.extend(section)
+    return Document(title_lines(figures), blocks, date_line(figures), fmt)
+
+
+def _preamble(figures: AnnualFigures, fmt: NationalFormat) -> str:
+    """Legal basis, statistics period, publication and contact (customary, not in the format)."""
+    return (
+        f"本报告根据{LAW}（以下简称《条例》）第五十条和{_BASIS[fmt]}的要求编制。"
+        f"{period_sentence(figures.year)}{publication_sentences(figures, '本报告')}"
+    )
+
+
+def _overview(figures: AnnualFigures) -> list[Block]:
+    """一、总体情况: section 二's two paragraphs from the core issue, then the narrative."""
+    return [*active_paragraphs(figures), *narrative(figures.basic_situation)]
+
+
+def _other_matters(figures: AnnualFigures) -> list[Block]:
+    """六: the 信息处理费 sentence, which the format requires even when nothing was charged."""
+    fee = figures.fees_collected_yuan
+    sentence = f"本年度共收取信息处理费{money(fee)}元。" if fee else "本年度未收取信息处理费。"
+    return [Paragraph(sentence), *narrative(figures.other_matters)]
