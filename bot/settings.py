@@ -7,6 +7,7 @@ Precedence (highest first): explicit arguments, environment, the TOML file named
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +66,24 @@ class Settings(BaseSettings):
     wechat_images_allowed: bool = True  # fetch http(s) body images and re-host them
     secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key
 
+    # Statutory clocks (bot.deadlines): working-day overrides for years chinese_calendar
+    # lacks (TOML or JSON with "holidays" and "workdays" date lists), and the MM-DD day
+    # in year Y+1 by which the annual report for year Y is due.
+    calendar_overrides: Path | None = None
+    annual_report_due: str = Field(default="01-31", pattern=r"^\d\d-\d\d$")
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         if value and not value.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise ValueError("database_url must start with sqlite://, postgres:// or postgresql://")
+        return value
+
+    @field_validator("annual_report_due")
+    @classmethod
+    def _real_month_day(cls, value: str) -> str:
+        month, day = (int(part) for part in value.split("-"))
+        date(2001, month, day)  # a common year: raises for 02-30, and for 02-29 (not yearly)
         return value
 
     @classmethod
