@@ -14,6 +14,7 @@ from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.deadlines import WorkCalendar
 from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
 from bot.scheduler import build_scheduler
@@ -41,6 +42,7 @@ class Runtime:
     channels: dict[str, Channel]
     dispatcher: Dispatcher
     wechat: WechatStores
+    calendar: WorkCalendar  # working days; a broken override file fails at start
     scheduler: AsyncIOScheduler | None = None
 
 
@@ -97,7 +99,13 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
         channels = build_channels(settings, wechat=stores)
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
-        runtime = Runtime(settings, channels, build_dispatcher(settings, channels), stores)
+        runtime = Runtime(
+            settings,
+            channels,
+            build_dispatcher(settings, channels),
+            stores,
+            WorkCalendar.from_settings(settings),
+        )
         if run_worker:
             # Job events stored by the callback endpoint (even just before a crash).
             events = (

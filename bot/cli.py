@@ -15,7 +15,12 @@ import typer
 from pydantic import ValidationError
 
 from bot import publishing
+from bot.annual.document import Finding
+from bot.annual.export import build_report, default_format, export, kind_for_path
+from bot.annual.formats import FORMATS
+from bot.annual.source import figures_for_report
 from bot.app import open_runtime
+from bot.deadlines import WorkCalendar
 from bot.publishing import InputError, ItemInput
 from bot.report import channel_section
 from bot.settings import Settings, load_settings
@@ -231,6 +236,48 @@ def report_channels(
         return f"{section.active_paragraph}\n\n{section.channel_paragraph}"
 
     typer.echo(_run(go))
+
+
+@report_app.command("annual")
+def report_annual(
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    year: Annotated[int, typer.Option(help="Report year.")],
+    out: Annotated[Path, typer.Option(help="Output file: .docx, .html, .md or .json.")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="seed, 2019 or 2021; default: the year's format.")
+    ] = "",
+    strict: Annotated[
+        bool, typer.Option(help="Exit 1 when validation finds errors (the file is still written).")
+    ] = False,
+) -> None:
+    """Generate the annual report (政府信息公开工作年度报告) from data, validated, into a file."""
+    try:
+        kind = kind_for_path(out)
+    except ValueError as error:
+        raise _fail(f"--out: {error}") from error
+    chosen = next((f for f in FORMATS if f == fmt), None) if fmt else default_format(year)
+    if chosen is None:
+        raise _fail(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+
+    async def go(settings: Settings) -> list[Finding]:
+        calendar = WorkCalendar.from_settings(settings)
+        figures, notes = await figures_for_report(await _org(org), year, calendar=calendar)
+        for warning in calendar.warnings:
+            typer.secho(f"calendar: {warning}", err=True, fg=typer.colors.YELLOW)
+        doc, findings = build_report(figures, chosen)
+        findings += notes
+        out.write_bytes(export(kind, doc, figures, findings))
+        return findings
+
+    findings = _run(go)
+    for finding in findings:
+        colour = typer.colors.RED if finding.severity == "error" else typer.colors.YELLOW
+        line = f"{finding.severity}: {finding.where}: {finding.message} [{finding.rule}]"
+        typer.secho(line, err=True, fg=colour)
+    errors = sum(f.severity == "error" for f in findings)
+    typer.echo(f"wrote {out} ({chosen} format, {errors} errors, {len(findings) - errors} warnings)")
+    if strict and errors:
+        raise typer.Exit(code=1)
 
 
 @token_app.command("create")

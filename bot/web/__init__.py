@@ -12,9 +12,12 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.app import open_runtime
 from bot.settings import Settings
+from bot.web.annual import router as annual_router
 from bot.web.api import router as api_router
 from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
+from bot.web.registers import router as registers_router
+from bot.web.reminders import router as reminders_router
 from bot.web.wechat_callback import router as wechat_callback_router
 from bot.web.wechat_settings import router as wechat_settings_router
 from storage.db import DATABASE_DOWN_ERRORS
@@ -35,7 +38,10 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
 
     app = FastAPI(title="Gongkai 公开", version="0.1.0", lifespan=lifespan)
     app.include_router(api_router)
+    app.include_router(annual_router)
     app.include_router(deliveries_router)
+    app.include_router(reminders_router)
+    app.include_router(registers_router)
     app.include_router(wechat_settings_router)
     app.include_router(health_router)
     app.include_router(wechat_callback_router)

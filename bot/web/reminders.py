@@ -7,7 +7,6 @@ import datetime as dt
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from bot.deadlines import WorkCalendar
 from bot.reminders import Reminder, ReminderKind, reminders
 from bot.web.deps import PrincipalDep, RuntimeDep, org_for
 from storage.ledger import local_today
@@ -59,7 +58,7 @@ async def list_reminders(
     if org:
         org_ids = [(await org_for(principal, org)).id]
     today = on or local_today()
-    calendar = WorkCalendar.from_settings(runtime.settings)
+    calendar = runtime.calendar
     found = await reminders(org_ids, today=today, calendar=calendar, settings=runtime.settings)
     return RemindersOut(
         today=today, reminders=[_out(r) for r in found], calendar_warnings=calendar.warnings
