@@ -16,12 +16,13 @@ import datetime as dt
 import ipaddress
 from urllib.parse import urlsplit
 
-from bot import publishing
+from bot import demo_texts, publishing
 from bot.app import wechat_stores
 from bot.publishing import ItemInput
 from bot.settings import Settings
 from storage.ledger import BUSINESS_TZ
 from storage.models import Organization
+from storage.register_models import ReportText
 from storage.tokens import create_token
 from storage.wechat_models import WechatMedia, WechatToken
 
@@ -91,6 +92,16 @@ async def seed_demo(settings: Settings) -> str:
             )
         )
         await publishing.import_published(records, max_body_bytes=settings.max_body_bytes)
+        await ReportText.create(
+            organization=township,
+            year=2016,
+            basic_situation=demo_texts.BASIC_SITUATION,
+            problems=demo_texts.PROBLEMS,
+            publication_url=demo_texts.PUBLICATION_URL,
+            contact=demo_texts.CONTACT,
+            title_org_name="舒兰市人民政府",
+            submitted=True,
+        )
     if is_sandbox(settings.wechat_api_base):
         await configure_sandbox(settings, township)
     return await create_token("demo", township)
