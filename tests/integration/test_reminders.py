@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.deadlines import WorkCalendar
 from storage.models import Organization
 from storage.register_models import Application, ReportText
 from tests.integration.conftest import Api
@@ -148,6 +149,7 @@ class TestApplications:
         holidays = [f"2099-10-0{day}" for day in range(1, 8)]
         path.write_text(json.dumps({"holidays": holidays, "workdays": ["2099-10-10"]}))
         api.runtime.settings.calendar_overrides = path
+        api.runtime.calendar = WorkCalendar.from_settings(api.runtime.settings)  # read at start
         await _application("tiande", received_on=dt.date(2099, 9, 30))
         body = await _get(api, api.tiande, on="2099-10-30")
         assert [r["due_on"] for r in _of(body, "application")] == ["2099-11-03"]
