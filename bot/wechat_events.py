@@ -171,9 +171,12 @@ async def record(app_id: str, dedupe_key: str, kind: str, payload: Mapping[str, 
     return True
 
 
-async def apply_job_event(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord | None:
-    """Bring the job this event names up to date; None when no job of ours has that id."""
-    job = await _job_for(event, jobs)
+async def apply_job_event(
+    event: JobEvent, jobs: DatabaseJobStore, *, app_id: str | None = None
+) -> JobRecord | None:
+    """Bring the job this event names (on ``app_id``'s account, when given) up to date;
+    None when no job of ours has that id."""
+    job = await _job_for(event, jobs, app_id)
     if job is None:
         log.info("WeChat job event for no job of ours (a manual send?): %s", event)
         return None
@@ -187,11 +190,13 @@ async def apply_job_event(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord 
     return job
 
 
-async def _job_for(event: JobEvent, jobs: DatabaseJobStore) -> JobRecord | None:
+async def _job_for(event: JobEvent, jobs: DatabaseJobStore, app_id: str | None) -> JobRecord | None:
     # An empty id would make find() match any job lacking that id.
     if isinstance(event, MassEvent):
-        return await jobs.find(msg_id=event.msg_id) if event.msg_id not in ("", "0") else None
-    return await jobs.find(publish_id=event.publish_id) if event.publish_id else None
+        if event.msg_id in ("", "0"):
+            return None
+        return await jobs.find(msg_id=event.msg_id, app_id=app_id)
+    return await jobs.find(publish_id=event.publish_id, app_id=app_id) if event.publish_id else None
 
 
 def _apply_mass(job: JobRecord, event: MassEvent) -> bool:
@@ -251,7 +256,7 @@ async def _apply_stored(row: WechatEvent, jobs: DatabaseJobStore) -> None:
         # A payload we cannot read will not become readable: mark it done, keep it for people.
         log.warning("WeChat event %s cannot be read (%s); skipped", row.id, type(exc).__name__)
         return
-    await apply_job_event(event, jobs)
+    await apply_job_event(event, jobs, app_id=row.app_id)
 
 
 async def reply_for(account: AccountConfig, msg: Any) -> str:

@@ -110,11 +110,18 @@ class DatabaseJobStore:
         return None if row is None else _record(row)
 
     async def find(
-        self, *, msg_id: str | None = None, publish_id: str | None = None
+        self,
+        *,
+        msg_id: str | None = None,
+        publish_id: str | None = None,
+        app_id: str | None = None,
     ) -> JobRecord | None:
+        """The job with this msg_id or publish_id, on ``app_id``'s account when given."""
         query = (
             WechatJob.filter(msg_id=msg_id) if msg_id else WechatJob.filter(publish_id=publish_id)
         )
+        if app_id:
+            query = query.filter(app_id=app_id)
         row = await query.first()
         return None if row is None else _record(row)
 

@@ -32,6 +32,7 @@ from bot.app import Runtime, open_runtime
 from bot.delivery import State
 from bot.publishing import ItemInput
 from bot.settings import Settings
+from bot.wechat_events import MassEvent, apply_job_event
 from channels.wechat import MONTHLY_BROADCASTS
 from channels.wechat_cover import default_cover
 from storage.models import Delivery, Organization
@@ -169,8 +170,22 @@ async def broadcasts_finished(emus: Sequence[FakeWeChat], limit: float = 30.0) -
 
 
 async def confirm_all(runtime: Runtime, emus: Sequence[FakeWeChat]) -> dict[str, int]:
-    """Once the emulators finished their broadcasts, poll once; return delivery states."""
+    """Once the emulators finished their broadcasts, confirm as production does: WeChat's
+    MASSSENDJOBFINISH event (applied as the callback endpoint would, no API call), then the
+    poll pass that turns finished jobs into published deliveries; return delivery states."""
     await broadcasts_finished(emus)
+    for emu in emus:
+        for job in emu.sent_mass():
+            event = MassEvent(
+                msg_id=str(job.msg_id),
+                status=job.final_status,
+                total_count=job.total_count,
+                filter_count=job.filter_count,
+                sent_count=job.filter_count - job.error_count,
+                error_count=job.error_count,
+                article_urls=tuple(job.article_urls),
+            )
+            await apply_job_event(event, runtime.wechat.jobs, app_id=emu.appid)
     accepted = await Delivery.filter(channel="wechat", state=State.ACCEPTED).count()
     await runtime.dispatcher.poll_confirmations(limit=max(accepted, 1))
     states: Counter[str] = Counter()
