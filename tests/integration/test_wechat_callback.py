@@ -345,9 +345,9 @@ class TestJobEvents:
         applied: list[object] = []
         real = wechat_events.apply_job_event
 
-        async def counting(event: Any, jobs: Any) -> Any:
+        async def counting(event: Any, jobs: Any, **kwargs: Any) -> Any:
             applied.append(event)
-            return await real(event, jobs)
+            return await real(event, jobs, **kwargs)
 
         monkeypatch.setattr(wechat_events, "apply_job_event", counting)
         await sent_job(harness, msg_id="3147494278")
