@@ -63,10 +63,12 @@ FROM generate_series(1, $orgs) AS o;
 
 INSERT INTO item (id, organization_id, index_no, lineage_id, revision, supersedes_id, title,
                   body_md, body_html, summary, category, doc_number, normative, formed_on,
-                  publish_at, channels, status, author, imported, created_at, updated_at)
+                  publish_at, channels, status, author, priority, urgent, imported, created_at,
+                  updated_at)
 SELECT g, org, 'B-' || lineage, lineage, CASE WHEN rev THEN 2 ELSE 1 END,
        CASE WHEN rev THEN lineage END, '第' || g || '号通知', '正文。', '<p>正文。</p>', '',
-       '', '', g % 7 = 0, NULL, at, '["website", "wechat"]', 'active', 'bench', false, at, at
+       '', '', g % 7 = 0, NULL, at, '["website", "wechat"]', 'active', 'bench', 0, false,
+       false, at, at
 FROM (
     SELECT g, org, rev, CASE WHEN rev THEN g - $orgs ELSE g END AS lineage,
            make_timestamptz($first_year + k / $per_year, 1, 1, 9, 0, 0, 'Asia/Shanghai')
@@ -79,9 +81,9 @@ FROM (
 ) AS laid_out;
 
 INSERT INTO delivery (id, item_id, channel, state, step, attempts, idempotency_key, prepared,
-                      published_at, created_at, updated_at)
+                      priority, published_at, created_at, updated_at)
 SELECT 2 * i.id - 1 + s, i.id, (ARRAY['website', 'wechat', 'noticeboard'])[1 + (i.id + s) % 3],
-       'published', 'confirm', 1, md5(i.id::text || '/' || s), '{}', i.publish_at,
+       'published', 'confirm', 1, md5(i.id::text || '/' || s), '{}', 0, i.publish_at,
        i.publish_at, i.publish_at
 FROM item AS i CROSS JOIN generate_series(0, 1) AS s;
 
