@@ -7,8 +7,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # The demo's WeChat sandbox: the emulator from tests/fakes/wechat.py (see deploy/demo.sh).
 WECHAT_PORT ?= 8001
-# Debian packages: a CJK font embedded in the notice PDFs; poppler to check them in tests.
-DEB_PACKAGES := fonts-wqy-zenhei poppler-utils
+# Debian packages: a CJK font embedded in the notice PDFs; poppler to check them in tests;
+# chromium for the console's browser test (Playwright drives Debian's build).
+DEB_PACKAGES := fonts-wqy-zenhei poppler-utils chromium
 
 .PHONY: demo test lint typecheck unit bench system-deps clean
 

@@ -25,6 +25,8 @@ from bot.publishing import InputError, ItemInput
 from bot.report import channel_section
 from bot.settings import Settings, load_settings
 from bot.web.views import load_item_out
+from storage import audit, users
+from storage.console_models import ROLES, User
 from storage.db import close_database, open_database
 from storage.models import ApiToken, Item, Organization
 from storage.tokens import create_token, revoke_token
@@ -42,6 +44,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(org_app, name="org")
 wechat_app = typer.Typer(help="WeChat official accounts (政务微信).", no_args_is_help=True)
 app.add_typer(wechat_app, name="wechat")
+user_app = typer.Typer(help="Staff console users (工作台用户).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 T = TypeVar("T")
 DEFAULT_CHANNELS = "website,noticeboard"
@@ -96,6 +100,10 @@ async def _seed_demo(settings: Settings) -> None:
     token_file.write_text(token + "\n", encoding="utf-8")
     token_file.chmod(0o600)
     typer.echo(f"demo organization 'tiande' ready; its API token is in {token_file}")
+    from bot.demo import DEMO_PASSWORD, DEMO_USERS
+
+    names = ", ".join(f"{u} ({n})" for u, n, _role in DEMO_USERS)
+    typer.echo(f"staff console (/console/): users {names}, password {DEMO_PASSWORD}")
 
 
 @app.command()
@@ -284,11 +292,20 @@ def report_annual(
 def token_create(
     name: Annotated[str, typer.Option(help="Who or what uses the token.")],
     org: Annotated[str, typer.Option(help="Organization code; omit for an admin token.")] = "",
+    review_exempt: Annotated[
+        bool,
+        typer.Option(
+            "--review-exempt",
+            help="A trusted system (an OA) that does its own recorded 保密审查: "
+            "its items go out without Gongkai's review.",
+        ),
+    ] = False,
 ) -> None:
     """Create an API token and print it once."""
 
     async def go(_settings: Settings) -> str:
-        return await create_token(name, await _org(org) if org else None)
+        owner = await _org(org) if org else None
+        return await create_token(name, owner, review_exempt=review_exempt)
 
     typer.echo(_run(go))
 
@@ -422,6 +439,109 @@ def wechat_test(org: Annotated[str, typer.Option(help="Organization code.")]) ->
         finally:
             for channel in channels.values():
                 await channel.aclose()
+
+    typer.echo(_run(go))
+
+
+ROLE_HELP = "editor (编辑), reviewer (审核) or admin (管理员)."
+
+
+def _read_password(password_file: Path | None) -> str:
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+async def _console_user(username: str) -> User:
+    found = await User.get_or_none(username=users.normalize_username(username))
+    if found is None:
+        raise _fail(f"--username: no user {username!r}")
+    return found
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="Sign-in name: 3-32 of a-z 0-9 _ . -")],
+    name: Annotated[str, typer.Option(help="Display name, e.g. 王芳.")],
+    org: Annotated[str, typer.Option(help="Organization code.")] = "",
+    role: Annotated[str, typer.Option(help=ROLE_HELP)] = "",
+    platform_admin: Annotated[
+        bool, typer.Option("--platform-admin", help="May manage every organization.")
+    ] = False,
+    password_file: Annotated[
+        Path | None, typer.Option(help="Read the password from this file's first line.")
+    ] = None,
+) -> None:
+    """Create a console user; the password is asked for (hidden) unless --password-file."""
+    if not platform_admin and not (org and role):
+        raise _fail("--org and --role are required (or --platform-admin)")
+    if role and role not in ROLES:
+        raise _fail(f"--role: must be one of {', '.join(ROLES)}")
+    password = _read_password(password_file)
+
+    async def go(_settings: Settings) -> str:
+        organization = await _org(org) if org else None
+        try:
+            created = await users.create_user(
+                username, name, password, is_platform_admin=platform_admin
+            )
+        except users.UserError as error:
+            raise _fail(f"--{error.field.replace('_', '-')}: {error.message}") from error
+        if organization is not None and role:
+            await users.set_role(created, organization, role)
+        await audit.record(
+            "user.created",
+            username="cli",
+            organization_id=organization.id if organization else None,
+            target=f"user:{created.id} {created.username}",
+            detail={"role": role, "platform_admin": platform_admin, "via": "cli"},
+        )
+        return f"user {created.username} created"
+
+    typer.echo(_run(go))
+
+
+@user_app.command("role")
+def user_role(
+    username: Annotated[str, typer.Option(help="The user's sign-in name.")],
+    org: Annotated[str, typer.Option(help="Organization code.")],
+    role: Annotated[str, typer.Option(help=ROLE_HELP)],
+) -> None:
+    """Give a user a role in an organization (replacing the role they had there)."""
+    if role not in ROLES:
+        raise _fail(f"--role: must be one of {', '.join(ROLES)}")
+
+    async def go(_settings: Settings) -> str:
+        target, organization = await _console_user(username), await _org(org)
+        await users.set_role(target, organization, role)
+        await audit.record(
+            "user.role_changed",
+            username="cli",
+            organization_id=organization.id,
+            target=f"user:{target.id} {target.username}",
+            detail={"role": role, "via": "cli"},
+        )
+        return f"{target.username} is now {role} in {org}"
+
+    typer.echo(_run(go))
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Option(help="The user's sign-in name.")]) -> None:
+    """Deactivate a user: they cannot sign in, and open sessions end at the next click."""
+
+    async def go(_settings: Settings) -> str:
+        target = await _console_user(username)
+        target.is_active = False
+        await target.save(update_fields=["is_active"])
+        await audit.record(
+            "user.deactivated",
+            username="cli",
+            target=f"user:{target.id} {target.username}",
+            detail={"via": "cli"},
+        )
+        return f"user {target.username} disabled"
 
     typer.echo(_run(go))
 

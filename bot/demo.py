@@ -1,4 +1,4 @@
-"""Demo data: the seed township, its county, a token, and its 2016 items entered by 补录.
+"""Demo data: the seed township, its county, a token, console users, and its 2016 items (补录).
 
 The 2016 records mirror the seed report: 10 items, 2 of them normative, 1 on the website,
 8 on 政务微信 and 1 on the notice board, plus a third normative document formed in 2016
@@ -20,6 +20,8 @@ from bot import demo_texts, publishing
 from bot.app import wechat_stores
 from bot.publishing import ItemInput
 from bot.settings import Settings
+from storage import users
+from storage.console_models import User
 from storage.ledger import BUSINESS_TZ
 from storage.models import Organization
 from storage.register_models import ReportText
@@ -31,6 +33,14 @@ SANDBOX_APP_ID = "wxdemo00000000000"
 SANDBOX_SECRET = "demo-secret"  # noqa: S105 (the emulator's, not a real account's)
 SANDBOX_CALLBACK_TOKEN = "demo-callback-token"  # noqa: S105
 SANDBOX_GH_ID = "gh_demo000000"
+
+# Console users for tiande (make demo prints them); only `gongkai init --demo` creates them.
+DEMO_PASSWORD = "gongkai-demo"  # noqa: S105 (documented in the README, demo data only)
+DEMO_USERS = (
+    ("bianji", "王编辑", "editor"),
+    ("shenhe", "李审核", "reviewer"),
+    ("guanli", "张管理", "admin"),
+)
 
 
 def _at(month: int, day: int, year: int = 2016) -> dt.datetime:
@@ -102,9 +112,19 @@ async def seed_demo(settings: Settings) -> str:
             title_org_name="舒兰市人民政府",
             submitted=True,
         )
+    await seed_demo_users(township)
     if is_sandbox(settings.wechat_api_base):
         await configure_sandbox(settings, township)
-    return await create_token("demo", township)
+    return await create_token("demo", township, review_exempt=True)
+
+
+async def seed_demo_users(township: Organization) -> None:
+    """The demo's console users, one per role, all with ``DEMO_PASSWORD`` (kept if present)."""
+    for username, display_name, role in DEMO_USERS:
+        user = await User.get_or_none(username=username)
+        if user is None:
+            user = await users.create_user(username, display_name, DEMO_PASSWORD)
+        await users.set_role(user, township, role)
 
 
 def is_sandbox(api_base: str) -> bool:

@@ -61,6 +61,7 @@ class ItemInput:
     author: str = ""
     priority: int = 0
     urgent: bool = False
+    author_user_id: int | None = None  # the console user writing it; None for a token or CLI
 
 
 def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDraft:
@@ -92,6 +93,7 @@ def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDra
         author=data.author,
         priority=data.priority,
         urgent=data.urgent,
+        author_user_id=data.author_user_id,
     )
 
 
@@ -111,11 +113,26 @@ async def queue(
     max_body_bytes: int,
     now: dt.datetime | None = None,
 ) -> Item:
-    """Validate and queue an item once; its deliveries are created with it."""
+    """Validate and queue an item once, its deliveries created with it, skipping review.
+
+    For callers exempt from the 保密审查 gate; everyone else goes through bot.review.submit.
+    """
+    draft = await prepare(data, channels=channels, max_body_bytes=max_body_bytes, now=now)
+    return await item_store.queue_item(draft)
+
+
+async def prepare(
+    data: ItemInput,
+    *,
+    channels: Mapping[str, Channel],
+    max_body_bytes: int,
+    now: dt.datetime | None = None,
+) -> ItemDraft:
+    """Validate an item (limits, body, channels and their own limits) into a draft to store."""
     check_channels(data.channels, channels)
     draft = _draft(data, max_body_bytes=max_body_bytes, now=now or utcnow())
     await _channel_limits(draft, channels)
-    return await item_store.queue_item(draft)
+    return draft
 
 
 async def _channel_limits(draft: ItemDraft, channels: Mapping[str, Channel]) -> None:
@@ -160,19 +177,28 @@ async def revise(
     *,
     channels: Mapping[str, Channel],
     max_body_bytes: int,
+    held: bool = False,
 ) -> Item:
-    """An edit: a new revision under the same 索引号, delivered again on its channels."""
+    """An edit: a new revision under the same 索引号, delivered again on its channels.
+
+    ``held``: the new revision waits for its 保密审查 before any delivery goes out.
+    """
+    draft = await prepare_revision(item, data, channels=channels, max_body_bytes=max_body_bytes)
+    try:
+        return await item_store.revise_item(item, draft, held=held)
+    except ValueError as exc:  # lost a race with another edit, cancel or withdraw
+        raise Conflict(str(exc)) from exc
+
+
+async def prepare_revision(
+    item: Item, data: ItemInput, *, channels: Mapping[str, Channel], max_body_bytes: int
+) -> ItemDraft:
+    """Check that ``item`` may get a new revision and validate the new text into a draft."""
     if item.status != ItemStatus.ACTIVE:
         raise Conflict(f"item is {item.status}; only the active revision can be edited")
     if data.org.id != item.organization_id:
         raise InputError("org", "a revision stays with the item's organization")
-    check_channels(data.channels, channels)
-    draft = _draft(data, max_body_bytes=max_body_bytes, now=utcnow())
-    await _channel_limits(draft, channels)
-    try:
-        return await item_store.revise_item(item, draft)
-    except ValueError as exc:  # lost a race with another edit, cancel or withdraw
-        raise Conflict(str(exc)) from exc
+    return await prepare(data, channels=channels, max_body_bytes=max_body_bytes)
 
 
 async def removal_due(org_ids: Sequence[int] | None, *, today: dt.date) -> list[Posting]:
@@ -262,8 +288,11 @@ async def resolve_uncertain(delivery: Delivery, *, published: bool) -> None:
 
 
 async def cancel(item: Item, *, reason: str = "cancelled by staff") -> list[int]:
-    """Stop every delivery that has not gone public yet; deliveries in flight stop before commit."""
-    if item.status != ItemStatus.ACTIVE:
+    """Stop every delivery that has not gone public yet; deliveries in flight stop before commit.
+
+    An item still waiting for review (or rejected) can be cancelled too.
+    """
+    if item.status != ItemStatus.ACTIVE and item.status not in item_store.UNRELEASED:
         raise Conflict(f"item is {item.status}")
     await item_store.set_status(item, ItemStatus.CANCELLED)
     stopped = []

@@ -66,11 +66,24 @@ class Settings(BaseSettings):
     wechat_images_allowed: bool = True  # fetch http(s) body images and re-host them
     secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key
 
+    # Staff console: signed session cookies and the sign-in rate limit.
+    session_secret: SecretStr = SecretStr("")  # empty: derived from the server key
+    session_idle_minutes: float = Field(default=30.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    console_login_max_failures: int = Field(default=5, ge=1)
+    console_login_max_failures_per_ip: int = Field(default=20, ge=1)
+    console_login_window_seconds: int = Field(default=900, ge=1)
+
     # Statutory clocks (bot.deadlines): working-day overrides for years chinese_calendar
     # lacks (TOML or JSON with "holidays" and "workdays" date lists), and the MM-DD day
     # in year Y+1 by which the annual report for year Y is due.
     calendar_overrides: Path | None = None
     annual_report_due: str = Field(default="01-31", pattern=r"^\d\d-\d\d$")
+
+    # 保密审查: words the automatic scan flags (besides ID, phone and card numbers), given
+    # here and/or in a UTF-8 file with one word per line (# starts a comment).
+    review_words: list[str] = Field(default_factory=list)
+    review_words_file: Path | None = None
 
     @field_validator("database_url")
     @classmethod

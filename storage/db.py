@@ -12,7 +12,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
 from tortoise.migrations.api import migrate
 
-MODELS_MODULES = ["storage.models", "storage.wechat_models", "storage.register_models"]
+MODELS_MODULES = [
+    "storage.models",
+    "storage.wechat_models",
+    "storage.register_models",
+    "storage.console_models",
+    "storage.review_models",
+]
 MIGRATIONS_MODULE = "storage.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 

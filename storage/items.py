@@ -1,4 +1,9 @@
-"""Writing items: queue one (with its deliveries, in one transaction), import, cancel."""
+"""Writing items: queue one (with its deliveries, in one transaction), submit one for review,
+import, cancel.
+
+An item waiting for its 保密审查 (draft, in review, rejected) has its deliveries HELD: pending
+with no ``next_attempt_at``, which no worker ever claims. Approval releases them.
+"""
 
 from __future__ import annotations
 
@@ -19,10 +24,17 @@ from storage.models import IndexCounter, Item, Organization
 class ItemStatus(enum.StrEnum):
     """An item's lifecycle as staff decide it; channel progress lives on its deliveries."""
 
+    DRAFT = "draft"  # saved, not yet submitted for review
+    IN_REVIEW = "in_review"  # waiting for the 保密审查, deliveries held
+    REJECTED = "rejected"  # sent back to the author with the reviewer's comment
     ACTIVE = "active"
     CANCELLED = "cancelled"
     WITHDRAWN = "withdrawn"
     SUPERSEDED = "superseded"  # a newer revision replaced it
+
+
+# Never released: the text may still be edited in place, nothing has reached a channel.
+UNRELEASED = frozenset({ItemStatus.DRAFT, ItemStatus.IN_REVIEW, ItemStatus.REJECTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,7 @@ class ItemDraft:
     author: str
     priority: int = 0
     urgent: bool = False
+    author_user_id: int | None = None  # the console user; None for an API token or the CLI
 
 
 async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) -> str:
@@ -55,7 +68,12 @@ async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) 
 
 
 async def _create(
-    draft: ItemDraft, conn: BaseDBAsyncClient, *, imported: bool, previous: Item | None = None
+    draft: ItemDraft,
+    conn: BaseDBAsyncClient,
+    *,
+    imported: bool,
+    previous: Item | None = None,
+    status: ItemStatus = ItemStatus.ACTIVE,
 ) -> Item:
     if previous is None:
         year = local_date(draft.publish_at).year
@@ -79,6 +97,8 @@ async def _create(
         publish_at=draft.publish_at,
         channels=list(draft.channels),
         author=draft.author,
+        author_user_id=draft.author_user_id,
+        status=status,
         priority=draft.priority,
         urgent=draft.urgent,
         imported=imported,
@@ -90,32 +110,99 @@ async def _create(
     return item
 
 
-async def queue_item(draft: ItemDraft) -> Item:
-    """Store the item and one pending delivery per chosen channel, all or nothing."""
-    async with in_transaction() as conn:
-        item = await _create(draft, conn, imported=False)
-        await outbox.create_deliveries(item, draft.channels, conn=conn)
+async def store_item(
+    draft: ItemDraft,
+    conn: BaseDBAsyncClient,
+    *,
+    status: ItemStatus,
+    previous: Item | None = None,
+) -> Item:
+    """Create the item and its deliveries inside ``conn``'s transaction, held unless active."""
+    item = await _create(draft, conn, imported=False, previous=previous, status=status)
+    held = status is not ItemStatus.ACTIVE
+    await outbox.create_deliveries(item, draft.channels, conn=conn, held=held)
     return item
 
 
-async def revise_item(previous: Item, draft: ItemDraft) -> Item:
+async def queue_item(draft: ItemDraft) -> Item:
+    """Store the item and one pending delivery per chosen channel, all or nothing.
+
+    For callers exempt from the review gate (the CLI, imports, a trusted system's token).
+    """
+    async with in_transaction() as conn:
+        return await store_item(draft, conn, status=ItemStatus.ACTIVE)
+
+
+async def submit_item(draft: ItemDraft, *, status: ItemStatus = ItemStatus.IN_REVIEW) -> Item:
+    """Store the item for review (or as a draft) with its deliveries held, all or nothing."""
+    if status not in UNRELEASED:
+        raise ValueError(f"an item submitted for review cannot start {status}")
+    async with in_transaction() as conn:
+        return await store_item(draft, conn, status=status)
+
+
+async def edit_unreleased(item: Item, draft: ItemDraft, *, status: ItemStatus) -> Item:
+    """Change a never-released item in place (same id, 索引号 and revision), deliveries
+    re-made and still held, then leave it ``status`` (a draft, or in review again)."""
+    if status not in UNRELEASED:
+        raise ValueError(f"an edited item cannot become {status}")
+    async with in_transaction() as conn:
+        changed = (
+            await Item.filter(id=item.id, status__in=sorted(UNRELEASED))
+            .using_db(conn)
+            .update(
+                title=draft.title,
+                body_md=draft.body_md,
+                body_html=draft.body_html,
+                summary=draft.summary,
+                category=draft.category,
+                doc_number=draft.doc_number,
+                normative=draft.normative,
+                formed_on=draft.formed_on,
+                publish_at=draft.publish_at,
+                channels=list(draft.channels),
+                author=draft.author,
+                author_user_id=draft.author_user_id,
+                priority=draft.priority,
+                urgent=draft.urgent,
+                status=status,
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        if changed != 1:
+            raise ValueError(f"item {item.id} has been released and cannot be edited in place")
+        await outbox.drop_held(item.id, conn=conn)
+        fresh = await Item.filter(id=item.id).using_db(conn).get()
+        await outbox.create_deliveries(fresh, draft.channels, conn=conn, held=True)
+    return fresh
+
+
+async def revise_item(previous: Item, draft: ItemDraft, *, held: bool = False) -> Item:
     """A new revision with the same 索引号 and its own deliveries; the old one is superseded.
 
     What the public saw of the old revision stays on record; its unfinished deliveries stop.
+    With ``held`` the new revision waits for review (its deliveries held).
     """
+    status = ItemStatus.IN_REVIEW if held else ItemStatus.ACTIVE
     async with in_transaction() as conn:
-        changed = (
-            await Item.filter(id=previous.id, status=ItemStatus.ACTIVE)
-            .using_db(conn)
-            .update(status=ItemStatus.SUPERSEDED)
-        )
-        if changed != 1:
-            raise ValueError(f"item {previous.id} is not active and cannot be revised")
-        item = await _create(draft, conn, imported=False, previous=previous)
-        await outbox.cancel_unfinished(
-            previous, reason=f"superseded by revision {item.revision}", conn=conn
-        )
-        await outbox.create_deliveries(item, draft.channels, conn=conn)
+        return await revise_in(previous, draft, conn, status=status)
+
+
+async def revise_in(
+    previous: Item, draft: ItemDraft, conn: BaseDBAsyncClient, *, status: ItemStatus
+) -> Item:
+    """The new revision inside ``conn``'s transaction; ValueError if ``previous`` is not active."""
+    changed = (
+        await Item.filter(id=previous.id, status=ItemStatus.ACTIVE)
+        .using_db(conn)
+        .update(status=ItemStatus.SUPERSEDED)
+    )
+    if changed != 1:
+        raise ValueError(f"item {previous.id} is not active and cannot be revised")
+    item = await store_item(draft, conn, status=status, previous=previous)
+    await outbox.cancel_unfinished(
+        previous, reason=f"superseded by revision {item.revision}", conn=conn
+    )
     return item
 
 

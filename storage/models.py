@@ -39,6 +39,8 @@ class ApiToken(Model):
         "models.Organization", related_name="tokens", null=True, on_delete=fields.CASCADE
     )
     organization_id: int | None
+    # A trusted system (an OA) that does its own recorded 保密审查: its items skip review.
+    review_exempt = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
 
@@ -88,7 +90,8 @@ class Item(Model):
     publish_at = fields.DatetimeField()
     channels: list[str] = fields.JSONField(default=list)
     status = fields.CharField(max_length=16, default="active", db_index=True)
-    author = fields.CharField(max_length=100, default="")
+    author = fields.CharField(max_length=100, default="")  # display name (or API token name)
+    author_user_id = fields.IntField(null=True)  # the console user who wrote it: review gate
     priority = fields.SmallIntField(default=0)  # higher goes first in a WeChat broadcast
     urgent = fields.BooleanField(default=False)  # may use the day's broadcast at once
     imported = fields.BooleanField(default=False)  # 补录: published before Gongkai

@@ -45,22 +45,45 @@ class Claim:
 
 
 async def create_deliveries(
-    item: Item, channels: Sequence[str], *, conn: BaseDBAsyncClient
+    item: Item, channels: Sequence[str], *, conn: BaseDBAsyncClient, held: bool = False
 ) -> list[Delivery]:
-    """Create one pending delivery per channel; call inside the item's transaction."""
+    """Create one pending delivery per channel; call inside the item's transaction.
+
+    ``held`` (an item waiting for its 保密审查): no ``next_attempt_at``, so never claimed.
+    """
     return [
         await Delivery.create(
             item=item,
             channel=channel,
             state=State.PENDING,
             step=Step.PREPARE,
-            next_attempt_at=item.publish_at,
+            next_attempt_at=None if held else item.publish_at,
             priority=item.priority,
             idempotency_key=uuid.uuid4().hex,  # 32 ASCII chars: fits WeChat's clientmsgid
             using_db=conn,
         )
         for channel in channels
     ]
+
+
+async def release_held(item: Item, *, now: dt.datetime, conn: BaseDBAsyncClient) -> int:
+    """Let the item's held deliveries go out at its publish time (or now, if that has passed)."""
+    return await (
+        Delivery.filter(item_id=item.id, state=State.PENDING, next_attempt_at__isnull=True)
+        .using_db(conn)
+        .update(next_attempt_at=max(item.publish_at, now), updated_at=now)
+    )
+
+
+async def drop_held(item_id: int, *, conn: BaseDBAsyncClient) -> int:
+    """Delete the held, never-tried deliveries of an item whose text is edited before release."""
+    return await (
+        Delivery.filter(
+            item_id=item_id, state=State.PENDING, next_attempt_at__isnull=True, attempts=0
+        )
+        .using_db(conn)
+        .delete()
+    )
 
 
 async def claim(*, worker: str, now: dt.datetime, lease_seconds: float, limit: int) -> Claim:

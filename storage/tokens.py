@@ -15,10 +15,21 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
 
-async def create_token(name: str, organization: Organization | None) -> str:
-    """Store a new token for ``organization`` (None: every organization) and return it."""
+async def create_token(
+    name: str, organization: Organization | None, *, review_exempt: bool = False
+) -> str:
+    """Store a new token for ``organization`` (None: every organization) and return it.
+
+    ``review_exempt``: a trusted system that does its own recorded 保密审查, so its items
+    skip Gongkai's review gate (their upstream review is recorded instead).
+    """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    await ApiToken.create(name=name, token_hash=_digest(token), organization=organization)
+    await ApiToken.create(
+        name=name,
+        token_hash=_digest(token),
+        organization=organization,
+        review_exempt=review_exempt,
+    )
     return token
 
 

@@ -18,10 +18,6 @@ from bot.settings import Settings
 from storage.db import close_database, open_database
 
 PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-_TABLES = (
-    "wechat_event, wechat_job, wechat_media, wechat_token, wechat_account, posting, publication, "
-    "delivery_attempt, delivery, item, index_counter, api_token, organization"
-)
 _pg_state: dict[str, bool] = {}
 
 
@@ -38,7 +34,13 @@ async def _prepare_postgres() -> None:
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
             _pg_state["reset"] = True
         else:
-            await conn.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
+            tables = await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'tortoise_migrations'"
+            )
+            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+            if names:  # every table the migrations made, so no test sees another's rows
+                await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
 

@@ -1,4 +1,4 @@
-"""The ASGI app: the API, health, and (embedded mode) the static site at /site/."""
+"""The ASGI app: API, health, the staff console and (embedded mode) the static site at /site/."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from bot import console
 from bot.app import open_runtime
 from bot.settings import Settings
 from bot.web.annual import router as annual_router
@@ -45,6 +46,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(wechat_settings_router)
     app.include_router(health_router)
     app.include_router(wechat_callback_router)
+    console.install(app, settings)
     if not settings.cms_url:
         app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
 
@@ -64,18 +66,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         app.add_exception_handler(error, database_unavailable)
 
     @app.get("/", include_in_schema=False)
-    async def home() -> HTMLResponse:
-        return HTMLResponse(_HOME)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=status.HTTP_303_SEE_OTHER)
 
     return app
-
-
-_HOME = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>公开 Gongkai</title>
-<style>body{font-family:sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;
-line-height:1.7;color:#1a1a1a}a{color:#0b57d0}</style></head><body>
-<h1>公开 · 政务公开发布服务</h1>
-<p>一次录入，同时发布到政府网站、政务微信和公开栏，并据实生成年度报告。</p>
-<ul><li><a href="/site/">政府信息公开栏目（网站）</a></li>
-<li><a href="/docs">接口文档（API）</a></li><li><a href="/healthz">运行状态</a></li></ul>
-</body></html>"""

@@ -7,10 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from bot import publishing
+from bot import publishing, review, submission
 from bot.publishing import Conflict, InputError, ItemInput
 from bot.report import channel_section
-from bot.web.deps import Principal, PrincipalDep, RuntimeDep, as_http, field_error, org_for
+from bot.web.deps import (
+    PrincipalDep,
+    RuntimeDep,
+    as_http,
+    field_error,
+    item_for,
+    org_for,
+)
+from bot.web.reviews import router as reviews_router
 from bot.web.schemas import (
     ChannelReportOut,
     ImportIn,
@@ -29,13 +37,7 @@ from storage.ledger import BUSINESS_TZ, wechat_reach
 from storage.models import Item, Organization
 
 router = APIRouter(prefix="/api/v1")
-
-
-async def _item(principal: Principal, item_id: int) -> Item:
-    item = await Item.get_or_none(id=item_id).prefetch_related("organization")
-    if item is None or not principal.may_access(item.organization_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
-    return item
+router.include_router(reviews_router)
 
 
 def _input(
@@ -87,16 +89,24 @@ async def list_orgs(principal: PrincipalDep) -> list[OrgOut]:
 
 @router.post("/items", status_code=201)
 async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep) -> ItemOut:
-    """Queue an item once; it is delivered on every chosen channel."""
+    """Queue an item once for every chosen channel: it waits for the 保密审查 (status
+    in_review, nothing delivered) unless the token is review-exempt (active at once)."""
     org = await org_for(principal, data.org)
+    record = _input(
+        data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
+    )
+    channels, limit = runtime.channels, runtime.settings.max_body_bytes
     try:
-        item = await publishing.queue(
-            _input(
-                data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
-            ),
-            channels=runtime.channels,
-            max_body_bytes=runtime.settings.max_body_bytes,
-        )
+        if principal.review_exempt:
+            item = await submission.queue_exempt(
+                record,
+                upstream=principal.name,
+                channels=channels,
+                max_body_bytes=limit,
+                words=review.review_words(runtime.settings),
+            )
+        else:
+            item = await submission.submit(record, channels=channels, max_body_bytes=limit)
     except InputError as exc:
         raise as_http(exc) from exc
     item.organization = org
@@ -140,12 +150,12 @@ def _start_of(day: dt.date) -> dt.datetime:
 @router.get("/items/{item_id}")
 async def get_item(item_id: int, principal: PrincipalDep) -> ItemOut:
     """The item with each delivery's state, attempts, URL, last error and attempt log."""
-    return await load_item_out(await _item(principal, item_id))
+    return await load_item_out(await item_for(principal, item_id))
 
 
 @router.post("/items/{item_id}/retry")
 async def retry_item(item_id: int, principal: PrincipalDep, data: RetryIn | None = None) -> ItemOut:
-    item = await _item(principal, item_id)
+    item = await item_for(principal, item_id)
     try:
         await publishing.retry(item, channel=data.channel if data else None)
     except Conflict as exc:
@@ -155,7 +165,7 @@ async def retry_item(item_id: int, principal: PrincipalDep, data: RetryIn | None
 
 @router.post("/items/{item_id}/cancel")
 async def cancel_item(item_id: int, principal: PrincipalDep) -> ItemOut:
-    item = await _item(principal, item_id)
+    item = await item_for(principal, item_id)
     try:
         await publishing.cancel(item)
     except Conflict as exc:
@@ -167,7 +177,7 @@ async def cancel_item(item_id: int, principal: PrincipalDep) -> ItemOut:
 async def withdraw_item(
     item_id: int, data: WithdrawIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ItemOut:
-    item = await _item(principal, item_id)
+    item = await item_for(principal, item_id)
     try:
         await publishing.withdraw(item, reason=data.reason, channels=runtime.channels)
     except (Conflict, InputError) as exc:
@@ -180,7 +190,7 @@ async def preview_item(
     item_id: int, data: PreviewIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> dict[str, str]:
     """Send the WeChat article to a reviewer's phone before the broadcast."""
-    item = await _item(principal, item_id)
+    item = await item_for(principal, item_id)
     try:
         await publishing.preview_wechat(item, data.openid, channels=runtime.channels)
     except (Conflict, InputError) as exc:
@@ -192,17 +202,21 @@ async def preview_item(
 async def revise_item(
     item_id: int, data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ItemOut:
-    """Edit an item: a new revision under the same 索引号, delivered again; the old stops."""
-    item = await _item(principal, item_id)
+    """Edit an item: a new revision under the same 索引号 (the old stops), which waits for
+    review unless the token is review-exempt; an item never released (in review or
+    rejected) is changed in place and submitted for review again."""
+    item = await item_for(principal, item_id)
     org = await org_for(principal, data.org)
     try:
-        revised = await publishing.revise(
+        revised = await submission.revise(
             item,
             _input(
                 data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
             ),
             channels=runtime.channels,
             max_body_bytes=runtime.settings.max_body_bytes,
+            exempt_upstream=principal.name if principal.review_exempt else None,
+            words=review.review_words(runtime.settings),
         )
     except (Conflict, InputError) as exc:
         raise as_http(exc) from exc

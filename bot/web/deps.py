@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.app import Runtime
 from bot.publishing import InputError
-from storage.models import Organization
+from bot.review import SelfReview
+from storage.models import Item, Organization
 from storage.tokens import descendant_ids, find_token
 
 _bearer = HTTPBearer(auto_error=False)
@@ -22,6 +23,7 @@ class Principal:
 
     name: str
     org_ids: frozenset[int] | None  # None: every organization
+    review_exempt: bool = False  # a trusted system's token: its items skip the review gate
 
     @property
     def is_admin(self) -> bool:
@@ -54,11 +56,19 @@ async def get_principal(
         )
     org_id = token.organization_id
     scope = None if org_id is None else frozenset(await descendant_ids(org_id))
-    return Principal(name=token.name, org_ids=scope)
+    return Principal(name=token.name, org_ids=scope, review_exempt=token.review_exempt)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def item_for(principal: Principal, item_id: int) -> Item:
+    """The item if the caller may see it; 404 for absent and for another organization's."""
+    item = await Item.get_or_none(id=item_id).prefetch_related("organization")
+    if item is None or not principal.may_access(item.organization_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
+    return item
 
 
 async def org_for(principal: Principal, code: str, *, field: str = "org") -> Organization:
@@ -80,7 +90,10 @@ def field_error(field: str, message: str) -> HTTPException:
 
 
 def as_http(exc: Exception) -> HTTPException:
-    """422 naming the field for bad input; 409 for a request the item's state refuses."""
+    """422 naming the field for bad input; 403 for reviewing one's own item; 409 for a
+    request the item's state refuses."""
     if isinstance(exc, InputError):
         return field_error(exc.field, exc.message)
+    if isinstance(exc, SelfReview):
+        return HTTPException(status.HTTP_403_FORBIDDEN, str(exc))
     return HTTPException(status.HTTP_409_CONFLICT, str(exc))

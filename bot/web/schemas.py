@@ -186,3 +186,61 @@ class ResolveIn(_Strict):
 
 class PreviewIn(_Strict):
     openid: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+Checks = dict[str, bool]  # {"保密": true, "个人信息": true, "敏感词与错别字": true, "导向": true}
+
+
+class ApproveIn(_Strict):
+    checks: Checks = Field(default_factory=dict)
+    override_reason: str = Field(default="", max_length=1000)  # required if the scan flags
+    comment: str = Field(default="", max_length=2000)
+
+
+class RejectIn(_Strict):
+    comment: str = Field(default="", max_length=2000)
+
+
+class ForcePublishIn(_Strict):
+    reason: str = Field(default="", max_length=1000)
+
+
+class PostReviewIn(_Strict):
+    checks: Checks = Field(default_factory=dict)
+    comment: str = Field(default="", max_length=2000)
+
+
+class FindingOut(BaseModel):
+    field: str
+    kind: str
+    text: str
+    start: int
+    end: int
+    message: str
+
+
+class ScanOut(BaseModel):
+    findings: list[FindingOut]
+    html: dict[str, str]  # each scanned field as escaped HTML, findings inside <mark>
+
+
+class ReviewOut(BaseModel):
+    id: int
+    decision: str
+    reviewer_name: str
+    checks: dict[str, bool]
+    checked_at: dict[str, str]
+    findings: list[FindingOut]
+    override_reason: str
+    comment: str
+    created_at: dt.datetime
+
+
+class ReviewedOut(BaseModel):
+    item: ItemOut
+    review: ReviewOut
+
+
+class PendingReviewsOut(BaseModel):
+    in_review: list[ItemOut]
+    post_review: list[ItemOut]  # force-published, still owing their post review

@@ -1,0 +1,107 @@
+"""Staff console accounts: users, their per-organization roles, failed sign-ins, the audit log.
+
+Roles are per organization: editor (编辑) writes and queues, reviewer (审核) reviews,
+admin (管理员) manages users, channels and settings. A membership of a county also
+covers the organizations under it. The audit log is append-only: storage.audit writes
+it and reads it, nothing updates or deletes its rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+
+from storage.models import Organization
+
+ROLES = ("editor", "reviewer", "admin")
+ROLE_LABELS = {"editor": "编辑", "reviewer": "审核", "admin": "管理员"}
+
+
+class User(Model):
+    """A staff member who signs in to the console, with an argon2 password hash."""
+
+    id = fields.IntField(primary_key=True)
+    username = fields.CharField(max_length=32, unique=True)
+    display_name = fields.CharField(max_length=50)
+    password_hash = fields.CharField(max_length=255)
+    is_active = fields.BooleanField(default=True)
+    is_platform_admin = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_login_at = fields.DatetimeField(null=True)
+
+    memberships: fields.ReverseRelation[Membership]
+
+    class Meta:
+        table = "console_user"
+
+    def __repr__(self) -> str:
+        return f"User({self.username!r})"  # never the hash
+
+
+class Membership(Model):
+    """One user's role in one organization (and the organizations under it)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="memberships", on_delete=fields.CASCADE
+    )
+    user_id: int
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="memberships", on_delete=fields.CASCADE
+    )
+    organization_id: int
+    role = fields.CharField(max_length=16)  # editor, reviewer or admin
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "membership"
+        unique_together = (("user", "organization"),)
+
+
+class LoginFailure(Model):
+    """A failed sign-in, kept for the rate limit shared by every process."""
+
+    id = fields.BigIntField(primary_key=True)
+    username = fields.CharField(max_length=64, db_index=True)
+    ip = fields.CharField(max_length=64, db_index=True)
+    at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "login_failure"
+
+
+class AuditEvent(Model):
+    """Append-only: who did what, to what, when and from where."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField(db_index=True)
+    user_id = fields.IntField(null=True)  # not a foreign key: the record outlives the user
+    username = fields.CharField(max_length=64, default="")
+    organization_id = fields.IntField(null=True, db_index=True)
+    action = fields.CharField(max_length=64, db_index=True)
+    target = fields.CharField(max_length=200, default="")
+    detail: dict[str, Any] = fields.JSONField(default=dict)
+    ip = fields.CharField(max_length=64, default="")
+
+    class Meta:
+        table = "audit_event"
+
+    async def save(
+        self,
+        using_db: BaseDBAsyncClient | None = None,
+        update_fields: Iterable[str] | None = None,
+        force_create: bool = False,
+        force_update: bool = False,
+    ) -> None:
+        """Insert once, never update."""
+        if self._saved_in_db or force_update or update_fields:
+            raise PermissionError("audit events are append-only")
+        await super().save(using_db, update_fields, force_create, force_update)
+
+    async def delete(self, using_db: BaseDBAsyncClient | None = None) -> None:
+        """Refuse: audit events are never deleted."""
+        raise PermissionError("audit events are append-only")
