@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo import SANDBOX_APP_ID, SANDBOX_GH_ID, SANDBOX_SECRET
 from tests.e2e.service import ROOT, Service, gongkai
+from tests.fakes.wechat import FakeWeChat
 
 pytestmark = pytest.mark.slow
 if os.environ.get("GONGKAI_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
@@ -46,12 +48,23 @@ BODY = (
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def sandbox() -> Iterator[FakeWeChat]:
+    """The WeChat sandbox the demo connects 天德乡's account to."""
+    with FakeWeChat.start(
+        appid=SANDBOX_APP_ID, secret=SANDBOX_SECRET, gh_id=SANDBOX_GH_ID, mass_delay=0.2
+    ) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, sandbox: FakeWeChat) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("console-browser")
     env = {
         **os.environ,
         "GONGKAI_DATA_DIR": str(data / "data"),
         "GONGKAI_DATABASE_URL": "",
+        "GONGKAI_WECHAT_API_BASE": sandbox.api_base,
+        "GONGKAI_WECHAT_POLL_INTERVAL_SECONDS": "0",  # no callback server here: poll at once
         "GONGKAI_DISPATCH_INTERVAL_SECONDS": "0.2",
         "GONGKAI_SWEEP_INTERVAL_SECONDS": "1",
         "GONGKAI_SHUTDOWN_GRACE_SECONDS": "5",
@@ -91,7 +104,9 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_write_review_publish_post_and_count(browser: Browser, service: Service) -> None:
+def test_write_review_publish_post_and_count(
+    browser: Browser, service: Service, sandbox: FakeWeChat
+) -> None:
     login = browser.new_context(viewport=DESKTOP, locale="zh-CN").new_page()
     login.goto(f"{service.base}/console/")
     expect(login).to_have_url(re.compile(r"/console/login"))
@@ -105,7 +120,7 @@ def test_write_review_publish_post_and_count(browser: Browser, service: Service)
     editor.goto(f"{service.base}/console/items/new")
     editor.get_by_label("标题").fill(TITLE)
     editor.get_by_label("正文").fill(BODY)
-    for channel in ("政府网站", "公开栏"):
+    for channel in ("政府网站", "公开栏", "政务微信"):
         box = editor.get_by_role("checkbox", name=re.compile(channel))
         if not box.is_checked():
             box.check()
@@ -141,6 +156,9 @@ def test_write_review_publish_post_and_count(browser: Browser, service: Service)
     timeline = editor.locator("#timeline")
     expect(timeline).to_contain_text("已发布", timeout=30_000)
     expect(timeline).to_contain_text(re.compile("张贴|待确认"), timeout=30_000)
+    wechat_card = timeline.locator("article.channel-card", has_text="政务微信")
+    expect(wechat_card).to_contain_text("已发布", timeout=30_000)
+    assert [a["title"] for job in sandbox.sent_mass() for a in job.articles] == [TITLE]
     shot(editor, "05-item-detail")
 
     # The notice is printed and posted.
@@ -155,7 +173,7 @@ def test_write_review_publish_post_and_count(browser: Browser, service: Service)
     # The report counts it once, on the website and in 其他方式 (the notice board).
     editor.goto(f"{service.base}/console/report")
     tally = editor.locator("table.tally")
-    for row in ("主动公开信息（合计）", "政府网站公开", "其他方式公开"):
+    for row in ("主动公开信息（合计）", "政府网站公开", "政务微信公开", "其他方式公开"):
         expect(tally.get_by_role("row", name=re.compile(row))).to_contain_text("1 条")
     shot(editor, "10-report")
     tally.get_by_role("row", name=re.compile("其他方式公开")).get_by_role("link").click()
