@@ -18,7 +18,7 @@ from typing import Literal, cast
 from bot.deadlines import WorkCalendar, annual_report_due, application_due, proactive_due
 from bot.delivery import State
 from bot.settings import Settings
-from storage.items import ItemStatus
+from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item, Organization, Publication
 from storage.register_models import Application, ReportText
 
@@ -172,11 +172,13 @@ def _report_reminder(org: Organization, year: int, due: dt.date, today: dt.date)
 async def proactive_reminders(
     org_ids: Sequence[int] | None, *, today: dt.date, calendar: WorkCalendar
 ) -> list[Reminder]:
-    """Active items still unpublished on or after the 20th working day from 成文日期."""
+    """Items still unpublished on or after the 20th working day from 成文日期, including
+    those waiting in review, rejected or saved as drafts: the legal clock runs regardless."""
     # 20 working days never fit in fewer than 20 calendar days: a safe pre-filter.
-    query = Item.filter(
-        status=ItemStatus.ACTIVE, formed_on__lte=today - dt.timedelta(days=20)
-    ).filter(formed_on__not_isnull=True)
+    waiting = sorted({ItemStatus.ACTIVE, *UNRELEASED})
+    query = Item.filter(status__in=waiting, formed_on__lte=today - dt.timedelta(days=20)).filter(
+        formed_on__not_isnull=True
+    )
     if org_ids is not None:
         query = query.filter(organization_id__in=list(org_ids))
     items = await query.prefetch_related("organization").order_by("formed_on", "id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut, ReachOut
+from storage.items import UNRELEASED
 from storage.models import Delivery, Item, Organization, Posting
 from storage.wechat_models import WechatJob
 
@@ -74,6 +75,12 @@ def delivery_out(
     )
 
 
+def _progress(item: Item, deliveries: list[DeliveryOut]) -> str:
+    if item.status in UNRELEASED:  # held deliveries look pending: say why nothing moves yet
+        return item.status
+    return progress([d.state for d in deliveries])
+
+
 def item_out(item: Item, deliveries: list[DeliveryOut]) -> ItemOut:
     return ItemOut(
         id=item.id,
@@ -89,7 +96,10 @@ def item_out(item: Item, deliveries: list[DeliveryOut]) -> ItemOut:
         publish_at=item.publish_at,
         channels=list(item.channels),
         status=item.status,
-        progress=progress([d.state for d in deliveries]),
+        # Held deliveries are pending too: say why nothing moves yet.
+        progress=item.status
+        if item.status in UNRELEASED
+        else progress([d.state for d in deliveries]),
         imported=item.imported,
         author=item.author,
         created_at=item.created_at,

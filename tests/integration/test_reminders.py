@@ -16,6 +16,7 @@ from typing import Any
 from bot.deadlines import WorkCalendar
 from storage.models import Organization
 from storage.register_models import Application, ReportText
+from storage.tokens import create_token
 from tests.integration.conftest import Api
 
 RECEIVED, DUE = "2025-09-25", "2025-10-29"
@@ -232,3 +233,24 @@ class TestProactive:
             ("application", DUE),
         ]
         assert body["today"] == "2025-10-29"
+
+
+class TestProactiveInReview:
+    async def test_an_item_waiting_in_review_is_reminded_too(self, api: Api) -> None:
+        """The 20-working-day clock runs while an item waits for the 保密审查."""
+        org = await _org("tiande")
+        token = await create_token("未豁免令牌", org)  # its items wait for review
+        data = {
+            "org": "tiande",
+            "title": "待审核的通知",
+            "body": "正文。",
+            "formed_on": RECEIVED,
+            "channels": ["website"],
+        }
+        response = await api.client.post(
+            "/api/v1/items", json=data, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.json()["status"] == "in_review"
+        assert response.json()["progress"] == "in_review"
+        [due] = _of(await _get(api, api.tiande, on=DUE), "proactive")
+        assert (due["item_id"], due["title"]) == (response.json()["id"], "待审核的通知")
