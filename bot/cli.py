@@ -14,7 +14,6 @@ from typing import Annotated, TypeVar
 import typer
 from pydantic import ValidationError
 
-from bot import publishing
 from bot.annual.document import Finding
 from bot.annual.export import build_report, default_format, export, kind_for_path
 from bot.annual.formats import FORMATS
@@ -174,12 +173,14 @@ def queue(
     normative: Annotated[bool, typer.Option(help="规范性文件.")] = False,
     publish_at: Annotated[str, typer.Option(help="ISO 8601 with a zone; default now.")] = "",
 ) -> None:
-    """Queue an item from a Markdown file."""
+    """Submit an item from a Markdown file; it waits for the 保密审查 like any other."""
     text = path.read_text(encoding="utf-8")
     heading, body = _split_title(text)
     when = dt.datetime.fromisoformat(publish_at) if publish_at else None
 
     async def go(settings: Settings) -> int:
+        from bot.app import wechat_stores
+        from bot.submission import submit
         from channels.registry import build_channels
 
         data = ItemInput(
@@ -193,11 +194,9 @@ def queue(
             author="cli",
             channels=[c.strip() for c in channels.split(",") if c.strip()],
         )
-        built = build_channels(settings)
+        built = build_channels(settings, wechat=wechat_stores(settings))
         try:
-            item = await publishing.queue(
-                data, channels=built, max_body_bytes=settings.max_body_bytes
-            )
+            item = await submit(data, channels=built, max_body_bytes=settings.max_body_bytes)
         except InputError as exc:
             raise _fail(f"{exc.field}: {exc.message}") from exc
         finally:
@@ -205,7 +204,7 @@ def queue(
                 await channel.aclose()
         return item.id
 
-    typer.echo(f"queued item {_run(go)}")
+    typer.echo(f"item {_run(go)} submitted; it goes out once a reviewer approves it")
 
 
 def _split_title(text: str) -> tuple[str, str]:
