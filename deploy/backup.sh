@@ -37,45 +37,8 @@ EOF
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
-# Small Python helpers: read a TOML key, split a database URL into libpq variables,
-# mask its password. URLs are passed on stdin, never on a command line.
-read -r -d '' HELPER <<'PYEOF' || true
-import sys
-from urllib.parse import parse_qs, unquote, urlsplit
-mode = sys.argv[1]
-if mode == "toml":
-    import tomllib
-    try:
-        with open(sys.argv[2], "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        sys.exit(f"{sys.argv[2]}: {exc}")
-    if sys.argv[3] not in data:
-        sys.exit(3)
-    print(data[sys.argv[3]], end="")
-    sys.exit(0)
-url = urlsplit(sys.stdin.read().strip())
-if mode == "mask":
-    host = url.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    user = f"{url.username}:***@" if url.password is not None else (f"{url.username}@" if url.username else "")
-    port = f":{url.port}" if url.port else ""
-    print(f"{url.scheme}://{user}{host}{port}{url.path}", end="")
-elif mode == "pgenv":
-    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-    out = {
-        "PGHOST": query.get("host") or url.hostname,
-        "PGPORT": str(url.port) if url.port else query.get("port"),
-        "PGUSER": unquote(url.username) if url.username else query.get("user"),
-        "PGPASSWORD": unquote(url.password) if url.password is not None else query.get("password"),
-        "PGDATABASE": unquote(url.path.lstrip("/")) or None,
-        "PGSSLMODE": query.get("sslmode") or ({"true": "require"}.get(query.get("ssl", "").lower(), query.get("ssl"))),
-    }
-    for key, value in out.items():
-        if value:
-            sys.stdout.write(f"{key}={value}\0")
-PYEOF
+# Settings and database-URL helpers shared with restore.sh (URLs on stdin, never argv).
+HELPER_PY="$(cd "$(dirname "$0")" && pwd)/settings_helper.py"
 
 ENV_FILE="" DATA_DIR_OPT="" OUTPUT=$DEFAULT_OUTPUT KEEP_DAYS=""
 while (($#)); do
@@ -113,7 +76,7 @@ setting() {
     config=${GONGKAI_CONFIG-${FILE_VARS[GONGKAI_CONFIG]-}}
     [[ -n $config ]] || return 1
     [[ -r $config ]] || die "cannot read settings file $config (GONGKAI_CONFIG)"
-    REPLY=$("$PY" -c "$HELPER" toml "$config" "$key") || rc=$?
+    REPLY=$("$PY" "$HELPER_PY" toml "$config" "$key") || rc=$?
     ((rc != 3)) || return 1
     ((rc == 0)) || die "cannot read $key from $config"
 }
@@ -177,9 +140,9 @@ PYEOF
     postgres://* | postgresql://*)
         KIND=postgres
         command -v pg_dump >/dev/null || die "pg_dump not found: apt install postgresql-client"
-        MASKED=$(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" mask)
+        MASKED=$(printf '%s' "$DB_URL" | "$PY" "$HELPER_PY" mask)
         while IFS= read -r -d '' pair; do export "${pair?}"; done \
-            < <(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" pgenv)
+            < <(printf '%s' "$DB_URL" | "$PY" "$HELPER_PY" pgenv)
         [[ -n ${PGDATABASE-} ]] || die "no database name in GONGKAI_DATABASE_URL ($MASKED)"
         COUNTS=$(psql -X -w -At -F ' ' -c \
             "SELECT 'items=' || (SELECT count(*) FROM item), 'deliveries=' || (SELECT count(*) FROM delivery)" \

@@ -38,44 +38,8 @@ EOF
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
-# Same helpers as backup.sh: TOML key, libpq variables, masked URL (URL on stdin).
-read -r -d '' HELPER <<'PYEOF' || true
-import sys
-from urllib.parse import parse_qs, unquote, urlsplit
-mode = sys.argv[1]
-if mode == "toml":
-    import tomllib
-    try:
-        with open(sys.argv[2], "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        sys.exit(f"{sys.argv[2]}: {exc}")
-    if sys.argv[3] not in data:
-        sys.exit(3)
-    print(data[sys.argv[3]], end="")
-    sys.exit(0)
-url = urlsplit(sys.stdin.read().strip())
-if mode == "mask":
-    host = url.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    user = f"{url.username}:***@" if url.password is not None else (f"{url.username}@" if url.username else "")
-    port = f":{url.port}" if url.port else ""
-    print(f"{url.scheme}://{user}{host}{port}{url.path}", end="")
-elif mode == "pgenv":
-    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-    out = {
-        "PGHOST": query.get("host") or url.hostname,
-        "PGPORT": str(url.port) if url.port else query.get("port"),
-        "PGUSER": unquote(url.username) if url.username else query.get("user"),
-        "PGPASSWORD": unquote(url.password) if url.password is not None else query.get("password"),
-        "PGDATABASE": unquote(url.path.lstrip("/")) or None,
-        "PGSSLMODE": query.get("sslmode") or ({"true": "require"}.get(query.get("ssl", "").lower(), query.get("ssl"))),
-    }
-    for key, value in out.items():
-        if value:
-            sys.stdout.write(f"{key}={value}\0")
-PYEOF
+# Settings and database-URL helpers shared with backup.sh (URLs on stdin, never argv).
+HELPER_PY="$(cd "$(dirname "$0")" && pwd)/settings_helper.py"
 
 ENV_FILE="" DATA_DIR_OPT="" SAFETY_DIR="" SAFETY=1 FORCE=0 YES=0 ARCHIVE=""
 while (($#)); do
@@ -118,7 +82,7 @@ setting() {
     config=${GONGKAI_CONFIG-${FILE_VARS[GONGKAI_CONFIG]-}}
     [[ -n $config ]] || return 1
     [[ -r $config ]] || die "cannot read settings file $config (GONGKAI_CONFIG)"
-    REPLY=$("$PY" -c "$HELPER" toml "$config" "$key") || rc=$?
+    REPLY=$("$PY" "$HELPER_PY" toml "$config" "$key") || rc=$?
     ((rc != 3)) || return 1
     ((rc == 0)) || die "cannot read $key from $config"
 }
@@ -140,9 +104,9 @@ case $DB_URL in
         for tool in pg_restore psql; do
             command -v "$tool" >/dev/null || die "$tool not found: apt install postgresql-client"
         done
-        MASKED=$(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" mask)
+        MASKED=$(printf '%s' "$DB_URL" | "$PY" "$HELPER_PY" mask)
         while IFS= read -r -d '' pair; do export "${pair?}"; done \
-            < <(printf '%s' "$DB_URL" | "$PY" -c "$HELPER" pgenv)
+            < <(printf '%s' "$DB_URL" | "$PY" "$HELPER_PY" pgenv)
         [[ -n ${PGDATABASE-} ]] || die "no database name in GONGKAI_DATABASE_URL ($MASKED)"
         ;;
     *) die "GONGKAI_DATABASE_URL has an unknown scheme (expected sqlite:// or postgres://)" ;;
