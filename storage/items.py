@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
@@ -67,6 +68,26 @@ async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) 
     return f"{org.code}/{year}-{row.last_number:05d}"
 
 
+def _content(draft: ItemDraft) -> dict[str, Any]:
+    """The columns an item takes from its draft: what the author wrote and chose."""
+    return {
+        "title": draft.title,
+        "body_md": draft.body_md,
+        "body_html": draft.body_html,
+        "summary": draft.summary,
+        "category": draft.category,
+        "doc_number": draft.doc_number,
+        "normative": draft.normative,
+        "formed_on": draft.formed_on,
+        "publish_at": draft.publish_at,
+        "channels": list(draft.channels),
+        "author": draft.author,
+        "author_user_id": draft.author_user_id,
+        "priority": draft.priority,
+        "urgent": draft.urgent,
+    }
+
+
 async def _create(
     draft: ItemDraft,
     conn: BaseDBAsyncClient,
@@ -86,23 +107,10 @@ async def _create(
         revision=previous.revision + 1 if previous else 1,
         supersedes=previous,
         lineage_id=previous.lineage_id if previous else None,
-        title=draft.title,
-        body_md=draft.body_md,
-        body_html=draft.body_html,
-        summary=draft.summary,
-        category=draft.category,
-        doc_number=draft.doc_number,
-        normative=draft.normative,
-        formed_on=draft.formed_on,
-        publish_at=draft.publish_at,
-        channels=list(draft.channels),
-        author=draft.author,
-        author_user_id=draft.author_user_id,
         status=status,
-        priority=draft.priority,
-        urgent=draft.urgent,
         imported=imported,
         using_db=conn,
+        **_content(draft),
     )
     if previous is None:
         item.lineage_id = item.id
@@ -150,24 +158,7 @@ async def edit_unreleased(item: Item, draft: ItemDraft, *, status: ItemStatus) -
         changed = (
             await Item.filter(id=item.id, status__in=sorted(UNRELEASED))
             .using_db(conn)
-            .update(
-                title=draft.title,
-                body_md=draft.body_md,
-                body_html=draft.body_html,
-                summary=draft.summary,
-                category=draft.category,
-                doc_number=draft.doc_number,
-                normative=draft.normative,
-                formed_on=draft.formed_on,
-                publish_at=draft.publish_at,
-                channels=list(draft.channels),
-                author=draft.author,
-                author_user_id=draft.author_user_id,
-                priority=draft.priority,
-                urgent=draft.urgent,
-                status=status,
-                updated_at=dt.datetime.now(dt.UTC),
-            )
+            .update(status=status, updated_at=dt.datetime.now(dt.UTC), **_content(draft))
         )
         if changed != 1:
             raise ValueError(f"item {item.id} has been released and cannot be edited in place")
