@@ -81,7 +81,8 @@ class Outcome(enum.StrEnum):
     CONFIGURATION = "configuration"
     DEFERRED = "deferred"  # wait for a slot or quota; not a failure
     UNKNOWN = "unknown"  # may have been published: a person checks
-    LEASE_EXPIRED = "lease_expired"
+    LEASE_EXPIRED = "lease_expired"  # the worker vanished mid-step: the try counts
+    RELEASED = "released"  # the worker shut down mid-step: not the delivery's fault
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +131,15 @@ def decide(
                 State.FAILED, reason=f"configuration still wrong after {attempts} tries"
             )
         return Decision(State.RETRY_WAIT, policy.configuration_pause_seconds, "configuration")
-    if outcome is Outcome.LEASE_EXPIRED:
-        if step_repeatable:
-            return Decision(State.PENDING, reason="lease expired in a repeatable step")
-        return Decision(State.UNCERTAIN, reason="lease expired in a step that is not repeatable")
+    if outcome in (Outcome.LEASE_EXPIRED, Outcome.RELEASED):
+        if not step_repeatable:
+            return Decision(
+                State.UNCERTAIN, reason="lease expired in a step that is not repeatable"
+            )
+        if outcome is Outcome.LEASE_EXPIRED and attempts >= policy.max_attempts:
+            # A delivery that kills its worker every time must not loop forever.
+            return Decision(State.FAILED, reason=f"gave up after {attempts} attempts")
+        return Decision(State.PENDING, reason="lease expired in a repeatable step")
     if attempts >= policy.max_attempts:
         return Decision(State.FAILED, reason=f"gave up after {attempts} attempts")
     delay = max(policy.backoff(attempts, rng), retry_after or 0.0)

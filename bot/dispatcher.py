@@ -11,12 +11,13 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from channels.base import (
@@ -38,6 +39,11 @@ from storage.models import Delivery
 
 log = logging.getLogger("gongkai.dispatcher")
 Clock = Callable[[], dt.datetime]
+T = TypeVar("T")
+UNEXPECTED_ERROR = "unexpected_error"
+_SECRET_PARAM = re.compile(
+    r"((?:access_token|secret|appsecret|password|token|key)=)[^&\s'\"]+", re.IGNORECASE
+)
 
 
 def utcnow() -> dt.datetime:
@@ -92,6 +98,30 @@ def _outcome_of(error: ChannelError) -> Outcome:
     if isinstance(error, ConfigurationError):
         return Outcome.CONFIGURATION
     return Outcome.TEMPORARY
+
+
+def unexpected_error(exc: Exception, *, channel: str, repeatable: bool) -> ChannelError:
+    """A bug inside a channel (any exception that is not a ``ChannelError``), as a failed
+    try: its type and message are recorded and it counts toward ``max_attempts``. A step
+    that is not safe to repeat may have published, so it goes to a person instead."""
+    text = _SECRET_PARAM.sub(r"\1***", f"{type(exc).__name__}: {exc}")[:400]
+    message = f"渠道 {channel} 程序出错（{text}），请联系技术人员"
+    if repeatable:
+        return TemporaryError(message, code=UNEXPECTED_ERROR)
+    return OutcomeUnknown(message + "；可能已经发出，请先核实", code=UNEXPECTED_ERROR)
+
+
+async def _channel_step(
+    work: Awaitable[T], *, delivery_ids: list[int], channel: str, repeatable: bool
+) -> T:
+    """Await one channel call, turning a bug in it into a ``ChannelError`` to record."""
+    try:
+        return await work
+    except ChannelError:
+        raise
+    except Exception as exc:
+        log.exception("deliveries %s: unexpected error in the %s channel", delivery_ids, channel)
+        raise unexpected_error(exc, channel=channel, repeatable=repeatable) from exc
 
 
 def _retry_after(error: ChannelError, now: dt.datetime) -> float | None:
@@ -266,9 +296,14 @@ class Dispatcher:
                 delivery.batch_key = key
         started = self._started()
         try:
-            results = await channel.commit_batch(  # type: ignore[attr-defined]
-                [publishable(d, source_url=pages.get(d.item_id)) for d in ready],
-                [d.prepared for d in ready],
+            results = await _channel_step(
+                channel.commit_batch(  # type: ignore[attr-defined]
+                    [publishable(d, source_url=pages.get(d.item_id)) for d in ready],
+                    [d.prepared for d in ready],
+                ),
+                delivery_ids=[d.id for d in ready],
+                channel=channel.name,
+                repeatable=channel.commit_repeatable,
             )
         except ChannelError as error:
             for delivery in ready:
@@ -289,7 +324,12 @@ class Dispatcher:
         started = self._started()
         try:
             pub = publishable(delivery, source_url=pages.get(delivery.item_id))
-            prepared = await channel.prepare(pub)
+            prepared = await _channel_step(
+                channel.prepare(pub),
+                delivery_ids=[delivery.id],
+                channel=channel.name,
+                repeatable=True,
+            )
         except ChannelError as error:
             await self._record_failure(delivery, token, Step.PREPARE, error, started)
             return False
@@ -323,10 +363,20 @@ class Dispatcher:
         started = self._started()
         try:
             if step is Step.PREPARE:
-                prepared = await channel.prepare(publishable(delivery))
+                prepared = await _channel_step(
+                    channel.prepare(publishable(delivery)),
+                    delivery_ids=[delivery.id],
+                    channel=delivery.channel,
+                    repeatable=True,
+                )
                 await outbox.save_prepared(delivery.id, lease_token=token, prepared=prepared)
                 delivery.prepared, step = prepared, Step.COMMIT
-            result = await channel.commit(publishable(delivery), delivery.prepared)
+            result = await _channel_step(
+                channel.commit(publishable(delivery), delivery.prepared),
+                delivery_ids=[delivery.id],
+                channel=delivery.channel,
+                repeatable=channel.commit_repeatable,
+            )
         except ChannelError as error:
             await self._record_failure(delivery, token, step, error, started)
             return
@@ -432,14 +482,19 @@ class Dispatcher:
             decision = self._decide(
                 Outcome.LEASE_EXPIRED, delivery, step_repeatable=self._repeatable(delivery)
             )
+            reason = f"worker lease expired ({decision.reason})"
             with contextlib.suppress(outbox.TransitionRefused):
-                await outbox.release(
-                    delivery,
-                    decision.state,
-                    now=now,
-                    reason=f"worker lease expired ({decision.reason})",
-                )
+                await outbox.release(delivery, decision.state, now=now, reason=reason)
                 count += 1
+                await outbox.log_attempt(  # the lost try shows in the attempt log too
+                    delivery,
+                    step=Step(delivery.step),
+                    outcome=Outcome.LEASE_EXPIRED,
+                    worker=self.worker,
+                    started_at=now,
+                    duration_ms=0,
+                    error_message=reason,
+                )
         return count
 
     async def sweep(self) -> int:
@@ -498,7 +553,7 @@ class Dispatcher:
         if delivery is None or delivery.state != State.SENDING:
             return
         decision = self._decide(
-            Outcome.LEASE_EXPIRED, delivery, step_repeatable=self._repeatable(delivery)
+            Outcome.RELEASED, delivery, step_repeatable=self._repeatable(delivery)
         )
         with contextlib.suppress(outbox.TransitionRefused):
             await outbox.release(
