@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
 from typing import Any
 
 import asyncpg
@@ -24,9 +25,12 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 # What a lost database looks like from here: the driver's connection errors, Tortoise's
-# translations of them, and the OS's (refused, reset, unreachable).
+# translations of them, and the socket's (refused, reset, timed out, host not found).
+# Not OSError as a whole: a full disk or a permission error is not "database unavailable".
 DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
-    OSError,  # includes ConnectionError and Tortoise's DBConnectionError
+    ConnectionError,  # refused, reset, broken pipe; includes Tortoise's DBConnectionError
+    TimeoutError,  # asyncpg's connect and pool timeouts
+    socket.gaierror,  # the database host's name does not resolve
     OperationalError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.CannotConnectNowError,

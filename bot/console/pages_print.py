@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,7 +19,7 @@ from bot.console.pages_items import WRITERS, org_here, runtime_of
 from bot.console.templates import FormState, flash, render
 from bot.delivery import State
 from bot.publishing import Conflict, InputError
-from storage import audit
+from storage import audit, files
 from storage.ledger import local_today
 from storage.models import Delivery
 
@@ -99,11 +98,14 @@ async def _photo(upload: Any) -> tuple[bytes, str] | str | None:
     return data, ext
 
 
-def _save_photo(directory: Path, delivery_id: int, data: bytes, ext: str) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for old in directory.glob(f"{delivery_id}.*"):
-        old.unlink()
-    (directory / f"{delivery_id}.{ext}").write_bytes(data)
+def _place_photo(staged: files.StagedFile, delivery_id: int, ext: str) -> None:
+    """Give the staged photo its name once the posting is stored (a leftover is replaced)."""
+    try:
+        for old in staged.folder.glob(f"{delivery_id}.*"):
+            old.unlink()
+    except OSError as exc:
+        raise files.folder_error(exc, staged.folder) from exc
+    staged.place(f"{delivery_id}.{ext}")
 
 
 def _period(text: str, default: int) -> int | None:
@@ -135,7 +137,15 @@ async def posted(request: Request, user: EditorDep, delivery_id: int) -> Respons
         await raw.close()  # the upload's temporary file
     if isinstance(photo, str):
         form.errors["photo"] = photo
+    staged: files.StagedFile | None = None
     if not form.errors and period is not None:
+        if isinstance(photo, tuple):  # on disk and fsynced before the row; removed if it fails
+            folder = runtime.settings.data_dir / "postings"
+            try:
+                staged = await asyncio.to_thread(files.stage, folder, photo[0])
+            except files.FolderError as error:
+                raise ConsoleError(error.status_code, error.message_zh) from error
+        stored = False
         try:
             await publishing.confirm_posting(
                 delivery,
@@ -144,17 +154,28 @@ async def posted(request: Request, user: EditorDep, delivery_id: int) -> Respons
                 posted_on=posted_on,
                 period_days=period,
             )
+            stored = True
         except InputError as error:
             label = {"location": "张贴地点", "posted_by": "张贴人"}.get(error.field, "")
             form.errors[error.field] = f"请填写{label}" if label else error.message
         except Conflict as error:
             raise ConsoleError(409, "这份公告已确认过张贴，或已撤销。") from error
+        finally:
+            if staged is not None and not stored:
+                await asyncio.to_thread(staged.discard)
     if form.errors:
         return await _page(request, user, forms_by_id={delivery.id: form}, status_code=400)
-    if isinstance(photo, tuple):
-        directory = runtime.settings.data_dir / "postings"
-        await asyncio.to_thread(_save_photo, directory, delivery.id, *photo)
-    await _log(request, user, "posting.confirmed", delivery, **form.values, photo=bool(photo))
+    unplaced: files.FolderError | None = None
+    if staged is not None and isinstance(photo, tuple):
+        try:
+            await asyncio.to_thread(_place_photo, staged, delivery.id, photo[1])
+        except files.FolderError as error:  # the posting is stored: record it, then say so
+            unplaced = error
+    placed = isinstance(photo, tuple) and unplaced is None
+    await _log(request, user, "posting.confirmed", delivery, **form.values, photo=placed)
+    if unplaced is not None:
+        where = f"{unplaced.folder}（{unplaced.strerror}）"
+        raise ConsoleError(500, f"张贴已记录，但照片未能放入文件夹 {where}，请联系管理员。")
     flash(request, f"已记录张贴：《{delivery.item.title}》，公示 {period} 天。")
     return RedirectResponse("/console/print", status_code=303)
 
