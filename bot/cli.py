@@ -291,6 +291,14 @@ def report_annual(
 def token_create(
     name: Annotated[str, typer.Option(help="Who or what uses the token.")],
     org: Annotated[str, typer.Option(help="Organization code; omit for an admin token.")] = "",
+    role: Annotated[
+        str,
+        typer.Option(
+            help="editor (编辑: queue, edit, registers), reviewer (审核: the 保密审查) or "
+            "admin (管理员: settings, 补录 imports, 紧急发布), in the organization and those "
+            "under it; a token without --org is a platform administrator's.",
+        ),
+    ] = "editor",
     review_exempt: Annotated[
         bool,
         typer.Option(
@@ -300,24 +308,29 @@ def token_create(
         ),
     ] = False,
 ) -> None:
-    """Create an API token and print it once."""
+    """Create an API token and print it once. Only here (the platform operator) can a
+    token be made review-exempt (免审)."""
+    if role not in ROLES:
+        raise _fail(f"--role must be one of {', '.join(ROLES)}")
 
     async def go(_settings: Settings) -> str:
         owner = await _org(org) if org else None
-        return await create_token(name, owner, review_exempt=review_exempt)
+        return await create_token(name, owner, role=role, review_exempt=review_exempt)
 
     typer.echo(_run(go))
 
 
 @token_app.command("list")
 def token_list() -> None:
-    """List tokens (never their values): id, name, organization, created, revoked."""
+    """List tokens (never their values): id, name, organization, role, review-exempt,
+    created, revoked."""
 
     async def go(_settings: Settings) -> str:
         rows = await ApiToken.all().prefetch_related("organization").order_by("id")
         return (
             "\n".join(
                 f"{t.id}\t{t.name}\t{t.organization.code if t.organization else '(admin)'}\t"
+                f"{t.role}\t{'review-exempt' if t.review_exempt else 'reviewed'}\t"
                 f"{t.created_at:%Y-%m-%d}\t{'revoked' if t.revoked_at else 'active'}"
                 for t in rows
             )

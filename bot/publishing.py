@@ -62,6 +62,7 @@ class ItemInput:
     priority: int = 0
     urgent: bool = False
     author_user_id: int | None = None  # the console user writing it; None for a token or CLI
+    author_token_id: int | None = None  # the API token writing it; None for a user or CLI
 
 
 def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDraft:
@@ -94,6 +95,7 @@ def _draft(data: ItemInput, *, max_body_bytes: int, now: dt.datetime) -> ItemDra
         priority=data.priority,
         urgent=data.urgent,
         author_user_id=data.author_user_id,
+        author_token_id=data.author_token_id,
     )
 
 
@@ -228,11 +230,26 @@ async def import_published(
     *,
     max_body_bytes: int,
 ) -> list[Item]:
-    """补录 historical items as already published; all records are checked before any is stored."""
+    """补录 historical items as already published; all records are checked before any is stored.
+
+    A date may not lie in the future, nor before the organization's first reporting year:
+    back-filled rows count in the annual report.
+    """
     drafts = []
+    now = utcnow()
     for index, (data, published_at) in enumerate(records):
         if published_at.tzinfo is None:
             raise InputError(f"items.{index}.published_at", "must carry a time zone")
+        if published_at > now:
+            raise InputError(
+                f"items.{index}.published_at", "must not be in the future (补录 is history)"
+            )
+        first_year = data.org.first_report_year
+        if local_date(published_at).year < first_year:
+            raise InputError(
+                f"items.{index}.published_at",
+                f"must not be before {first_year}, {data.org.code}'s first reporting year",
+            )
         if not data.channels:
             raise InputError(f"items.{index}.published_channels", "name at least one channel")
         try:

@@ -34,10 +34,11 @@ class SelfReview(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Reviewer:
-    """Who acts: a console user (with a stable id) or an API token (by name, no id)."""
+    """Who acts: a console user (by user id) or an API token (by token id), named by name."""
 
     name: str
     user_id: int | None = None
+    token_id: int | None = None
 
 
 def review_words(settings: Settings) -> list[str]:
@@ -69,16 +70,19 @@ def scan_item(item: TextFields, *, words: Sequence[str]) -> list[ScanFinding]:
     return scan_fields(texts, words=words)
 
 
-def _same(user_id: int | None, name: str, who: Reviewer) -> bool:
-    """One person: by console user id when either side has one, else (tokens) by name."""
+def _same(user_id: int | None, token_id: int | None, name: str, who: Reviewer) -> bool:
+    """One person: by console user id when either side has one, else by token id when
+    both have one, else (rows from before token ids were kept, the CLI) by name."""
     if user_id is not None or who.user_id is not None:
         return user_id == who.user_id
+    if token_id is not None and who.token_id is not None:
+        return token_id == who.token_id
     return name.strip() == who.name.strip()
 
 
 def is_author(item: Item, reviewer: Reviewer) -> bool:
     """Whether ``reviewer`` wrote the item (and so may not review it)."""
-    return _same(item.author_user_id, item.author, reviewer)
+    return _same(item.author_user_id, item.author_token_id, item.author, reviewer)
 
 
 def _checked(
@@ -135,6 +139,7 @@ async def approve(
         decision=ReviewDecision.APPROVED,
         reviewer_name=reviewer.name,
         reviewer_id=reviewer.user_id,
+        reviewer_token_id=reviewer.token_id,
         checks=ticks,
         checked_at=times,
         findings=findings,
@@ -167,6 +172,7 @@ async def reject(
         decision=ReviewDecision.REJECTED,
         reviewer_name=reviewer.name,
         reviewer_id=reviewer.user_id,
+        reviewer_token_id=reviewer.token_id,
         comment=comment.strip(),
     )
     try:
@@ -189,10 +195,13 @@ async def force_publish(
         raise Conflict(f"该信息状态为 {item.status}，只有待审核或草稿状态的信息可以紧急发布")
     if len(reason.strip()) < FORCE_REASON_MIN_CHARS:
         raise InputError("reason", f"紧急发布须写明理由，至少 {FORCE_REASON_MIN_CHARS} 个字")
+    if is_author(item, user):
+        raise SelfReview("作者不能紧急发布自己撰写的信息，须由另一位管理员决定")
     record = ReviewRecord(
         decision=ReviewDecision.FORCED,
         reviewer_name=user.name,
         reviewer_id=user.user_id,
+        reviewer_token_id=user.token_id,
         findings=_findings(item, words),
         override_reason=reason.strip(),
     )
@@ -225,7 +234,10 @@ async def post_review(
     if item.id not in {i.id for i in await pending_post_reviews([item.organization_id])}:
         raise Conflict("该信息没有待完成的事后审查")
     forced = [r for r in await review_store.reviews_of(item.id) if r.decision == "forced"]
-    by_forcer = bool(forced) and _same(forced[-1].reviewer_id, forced[-1].reviewer_name, reviewer)
+    last = forced[-1] if forced else None
+    by_forcer = last is not None and _same(
+        last.reviewer_id, last.reviewer_token_id, last.reviewer_name, reviewer
+    )
     if is_author(item, reviewer) or by_forcer:
         raise SelfReview("事后审查须由作者和紧急发布人以外的另一位审核人完成")
     ticks, times = _checked(checks, checked_at, now)
@@ -235,6 +247,7 @@ async def post_review(
         decision=ReviewDecision.POST_REVIEW,
         reviewer_name=reviewer.name,
         reviewer_id=reviewer.user_id,
+        reviewer_token_id=reviewer.token_id,
         checks=ticks,
         checked_at=times,
         findings=_findings(item, words),

@@ -81,11 +81,14 @@ class AuditEvent(Model):
     at = fields.DatetimeField(db_index=True)
     user_id = fields.IntField(null=True)  # not a foreign key: the record outlives the user
     username = fields.CharField(max_length=64, default="")
+    token_id = fields.IntField(null=True)  # the API token that acted (not a foreign key either)
     organization_id = fields.IntField(null=True, db_index=True)
     action = fields.CharField(max_length=64, db_index=True)
     target = fields.CharField(max_length=200, default="")
     detail: dict[str, Any] = fields.JSONField(default=dict)
     ip = fields.CharField(max_length=64, default="")
+    # ok, or why nothing changed: denied (403), conflict (409).
+    outcome = fields.CharField(max_length=16, default="ok")
 
     class Meta:
         table = "audit_event"

@@ -57,6 +57,7 @@ class ItemDraft:
     priority: int = 0
     urgent: bool = False
     author_user_id: int | None = None  # the console user; None for an API token or the CLI
+    author_token_id: int | None = None  # the API token; None for a console user or the CLI
 
 
 async def _next_index_no(org: Organization, year: int, conn: BaseDBAsyncClient) -> str:
@@ -83,6 +84,7 @@ def _content(draft: ItemDraft) -> dict[str, Any]:
         "channels": list(draft.channels),
         "author": draft.author,
         "author_user_id": draft.author_user_id,
+        "author_token_id": draft.author_token_id,
         "priority": draft.priority,
         "urgent": draft.urgent,
     }

@@ -73,6 +73,21 @@ async def channel_tally(organization_id: int, year: int) -> ChannelTally:
     return ChannelTally(**{key: int(row[key] or 0) for key in ChannelTally.__slots__})
 
 
+_BACKFILLED_SQL = """
+SELECT COUNT(DISTINCT lineage_id) AS backfilled
+FROM publication
+WHERE organization_id = ? AND imported AND local_date >= ? AND local_date < ?
+"""
+
+
+async def backfilled_items(organization_id: int, year: int) -> int:
+    """Items of the year's tally that were entered by 补录 rather than published here."""
+    rows = await fetch_all(
+        _BACKFILLED_SQL, organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    )
+    return int(rows[0]["backfilled"] or 0)
+
+
 _ISSUED_SQL = """
 SELECT COUNT(DISTINCT COALESCE(lineage_id, id)) AS issued
 FROM item

@@ -18,6 +18,8 @@ class Organization(Model):
     name = fields.CharField(max_length=100)
     # How the report names its own area: 全乡, 全镇, 全县… Empty: derived from name.
     area_word = fields.CharField(max_length=16, default="")
+    # The first year it reports on (政府信息公开年度报告): 补录 cannot date items before it.
+    first_report_year = fields.SmallIntField(default=2008)
     parent: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="children", null=True, on_delete=fields.RESTRICT
     )
@@ -39,7 +41,11 @@ class ApiToken(Model):
         "models.Organization", related_name="tokens", null=True, on_delete=fields.CASCADE
     )
     organization_id: int | None
+    # The same roles as console users: editor (编辑), reviewer (审核) or admin (管理员) in its
+    # organization and those under it. A platform token (no organization) acts as admin.
+    role = fields.CharField(max_length=16, default="editor")
     # A trusted system (an OA) that does its own recorded 保密审查: its items skip review.
+    # Only the platform operator sets it (gongkai token create --review-exempt).
     review_exempt = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -92,6 +98,7 @@ class Item(Model):
     status = fields.CharField(max_length=16, default="active", db_index=True)
     author = fields.CharField(max_length=100, default="")  # display name (or API token name)
     author_user_id = fields.IntField(null=True)  # the console user who wrote it: review gate
+    author_token_id = fields.IntField(null=True)  # the API token that wrote it: review gate
     priority = fields.SmallIntField(default=0)  # higher goes first in a WeChat broadcast
     urgent = fields.BooleanField(default=False)  # may use the day's broadcast at once
     imported = fields.BooleanField(default=False)  # 补录: published before Gongkai
@@ -186,6 +193,7 @@ class Publication(Model):
     normative = fields.BooleanField(default=False)
     local_date = fields.DateField()
     published_at = fields.DatetimeField()
+    imported = fields.BooleanField(default=False)  # 补录: entered afterwards, not published here
 
     class Meta:
         table = "publication"

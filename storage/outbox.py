@@ -318,6 +318,7 @@ async def _write_ledger(
         normative=item.normative,
         local_date=on or local_date(published_at),
         published_at=published_at,
+        imported=item.imported,
         using_db=conn,
     )
 

@@ -23,6 +23,7 @@ class Review(Model):
     )
     item_id: int
     reviewer_id = fields.IntField(null=True)  # the console user, null for an API token
+    reviewer_token_id = fields.IntField(null=True)  # the API token, null for a console user
     reviewer_name = fields.CharField(max_length=100)
     decision = fields.CharField(max_length=16, db_index=True)
     # {"保密": true, ...} and, per check, when it was ticked (ISO 8601, UTC).

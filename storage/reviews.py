@@ -37,6 +37,7 @@ class ReviewRecord:
     decision: ReviewDecision
     reviewer_name: str
     reviewer_id: int | None = None
+    reviewer_token_id: int | None = None
     checks: Mapping[str, bool] = field(default_factory=dict)
     checked_at: Mapping[str, str] = field(default_factory=dict)
     findings: Sequence[Mapping[str, Any]] = ()
@@ -48,6 +49,7 @@ async def _add(item_id: int, record: ReviewRecord, conn: BaseDBAsyncClient) -> R
     return await Review.create(
         item_id=item_id,
         reviewer_id=record.reviewer_id,
+        reviewer_token_id=record.reviewer_token_id,
         reviewer_name=record.reviewer_name,
         decision=record.decision,
         checks=dict(record.checks),

@@ -6,9 +6,11 @@ import datetime as dt
 import hashlib
 import secrets
 
+from storage.console_models import ROLES
 from storage.models import ApiToken, Organization
 
 TOKEN_PREFIX = "gk_"  # noqa: S105 (a public prefix, not a secret)
+PLATFORM_ROLE = "admin"  # a token with no organization administers every organization
 
 
 def _digest(token: str) -> str:
@@ -16,18 +18,27 @@ def _digest(token: str) -> str:
 
 
 async def create_token(
-    name: str, organization: Organization | None, *, review_exempt: bool = False
+    name: str,
+    organization: Organization | None,
+    *,
+    role: str = "editor",
+    review_exempt: bool = False,
 ) -> str:
     """Store a new token for ``organization`` (None: every organization) and return it.
 
-    ``review_exempt``: a trusted system that does its own recorded 保密审查, so its items
-    skip Gongkai's review gate (their upstream review is recorded instead).
+    ``role``: editor (编辑), reviewer (审核) or admin (管理员), as for console users; a
+    platform token (no organization) is always admin. ``review_exempt``: a trusted system
+    that does its own recorded 保密审查, so its items skip Gongkai's review gate (their
+    upstream review is recorded instead); only the platform operator may grant it.
     """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await ApiToken.create(
         name=name,
         token_hash=_digest(token),
         organization=organization,
+        role=PLATFORM_ROLE if organization is None else role,
         review_exempt=review_exempt,
     )
     return token

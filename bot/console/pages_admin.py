@@ -13,7 +13,7 @@ from bot.console.pages_users import admin_orgs
 from bot.console.templates import ACTION_LABELS, FormState, flash, render
 from storage import audit
 from storage.audit import AuditFilter
-from storage.console_models import AuditEvent
+from storage.console_models import ROLE_LABELS, ROLES, AuditEvent
 from storage.ledger import BUSINESS_TZ
 from storage.models import ApiToken, Organization
 from storage.tokens import create_token, find_token, revoke_token
@@ -50,6 +50,8 @@ async def _token_page(
         creators=await _creators([t.id for t in tokens]),
         form=form,
         org_options=org_options,
+        role_labels=ROLE_LABELS,
+        role_options=[(role, ROLE_LABELS[role]) for role in ROLES],
     )
 
 
@@ -64,8 +66,9 @@ async def token_create(
     user: AdminDep,
     name: Annotated[str, Form()] = "",
     org_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "editor",
 ) -> Response:
-    form = FormState(values={"name": name, "org_id": org_id})
+    form = FormState(values={"name": name, "org_id": org_id, "role": role})
     name = name.strip()
     if not 1 <= len(name) <= 100:
         form.errors["name"] = "请填写令牌用途（不超过 100 个字），例如“网站对接”"
@@ -73,10 +76,12 @@ async def token_create(
     everywhere = org_id == ALL_ORGS and user.is_platform_admin
     if org is None and not everywhere:
         form.errors["org_id"] = "请选择您管理的机构"
+    if role not in ROLES:
+        form.errors["role"] = "请选择令牌的角色：编辑、审核或管理员"
     if form.errors:
         return await _token_page(request, user, form, status_code=400)
     organization = await Organization.get(id=org.id) if org else None
-    secret = await create_token(name, organization)
+    secret = await create_token(name, organization, role=role)
     token = await find_token(secret)
     assert token is not None  # noqa: S101 (just created)
     await audit.record(
@@ -85,7 +90,7 @@ async def token_create(
         username=user.username,
         organization_id=org.id if org else None,
         target=f"token:{token.id}",
-        detail={"name": name, "created_by": user.username},
+        detail={"name": name, "role": token.role, "created_by": user.username},
         ip=client_ip(request),
     )
     return render(request, "secret_once.html", kind="token", target=token, secret=secret)

@@ -20,7 +20,7 @@ from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, current_user, en
 from bot.console.item_forms import CHANNEL_LABELS
 from bot.console.templates import current_org, render
 from bot.report import channel_section
-from storage.ledger import items_counted, local_today, wechat_reach
+from storage.ledger import backfilled_items, items_counted, local_today, wechat_reach
 from storage.models import Item, Organization, Publication
 
 router = APIRouter(prefix="/report")
@@ -101,6 +101,7 @@ async def report_page(
         numbers=numbers,
         reached=reached,
         audience=audience,
+        backfilled=await backfilled_items(org.id, chosen_year),
         chosen=chosen,
         default=default_format(chosen_year),
         format_labels=FORMAT_LABELS,

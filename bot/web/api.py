@@ -1,4 +1,5 @@
-"""The HTTP API under /api/v1. Every route checks the caller and the organization."""
+"""The HTTP API under /api/v1. Every route checks the caller, the organization and the
+role the console asks for the same action; every change is in the audit log."""
 
 from __future__ import annotations
 
@@ -11,11 +12,15 @@ from bot import publishing, review, submission
 from bot.publishing import Conflict, InputError, ItemInput
 from bot.report import channel_section
 from bot.web.deps import (
+    ADMINS,
+    EDITORS,
+    Principal,
     PrincipalDep,
     RuntimeDep,
     as_http,
     field_error,
     item_for,
+    item_target,
     org_for,
 )
 from bot.web.reviews import router as reviews_router
@@ -33,7 +38,8 @@ from bot.web.schemas import (
     WithdrawIn,
 )
 from bot.web.views import load_item_out, org_out
-from storage.ledger import BUSINESS_TZ, wechat_reach
+from storage import audit
+from storage.ledger import BUSINESS_TZ, backfilled_items, wechat_reach
 from storage.models import Item, Organization
 
 router = APIRouter(prefix="/api/v1")
@@ -43,7 +49,7 @@ router.include_router(reviews_router)
 def _input(
     data: ItemFields,
     org: Organization,
-    author: str,
+    author: Principal,
     *,
     channels: list[str],
     publish_at: dt.datetime | None,
@@ -59,7 +65,8 @@ def _input(
         formed_on=data.formed_on,
         channels=channels,
         publish_at=publish_at,
-        author=author,
+        author=author.name,
+        author_token_id=author.token_id,
         priority=data.priority,
         urgent=data.urgent,
     )
@@ -68,14 +75,19 @@ def _input(
 @router.post("/orgs", status_code=201)
 async def create_org(data: OrgIn, principal: PrincipalDep) -> OrgOut:
     """Create an organization; only a platform administrator's token may."""
-    if not principal.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only an administrator token may do this")
-    parent = await org_for(principal, data.parent, field="parent") if data.parent else None
-    if await Organization.exists(code=data.code):
-        raise field_error("code", f"organization {data.code!r} already exists")
-    org = await Organization.create(
-        code=data.code, name=data.name, parent=parent, area_word=data.area_word
-    )
+    async with principal.audited("org.created", org_id=None, target=f"org:{data.code}") as change:
+        if not principal.is_admin:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "only a platform administrator's token may do this"
+            )
+        parent = await org_for(principal, data.parent, field="parent") if data.parent else None
+        if await Organization.exists(code=data.code):
+            raise field_error("code", f"organization {data.code!r} already exists")
+        org = await Organization.create(
+            code=data.code, name=data.name, parent=parent, area_word=data.area_word
+        )
+        change.organization_id = org.id
+        change.detail = {"name": org.name, "parent": data.parent or ""}
     return await org_out(org)
 
 
@@ -92,23 +104,25 @@ async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep)
     """Queue an item once for every chosen channel: it waits for the 保密审查 (status
     in_review, nothing delivered) unless the token is review-exempt (active at once)."""
     org = await org_for(principal, data.org)
-    record = _input(
-        data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
-    )
+    record = _input(data, org, principal, channels=list(data.channels), publish_at=data.publish_at)
     channels, limit = runtime.channels, runtime.settings.max_body_bytes
-    try:
-        if principal.review_exempt:
-            item = await submission.queue_exempt(
-                record,
-                upstream=principal.name,
-                channels=channels,
-                max_body_bytes=limit,
-                words=review.review_words(runtime.settings),
-            )
-        else:
-            item = await submission.submit(record, channels=channels, max_body_bytes=limit)
-    except InputError as exc:
-        raise as_http(exc) from exc
+    async with principal.audited("item.queued", org_id=org.id, target=data.title) as change:
+        principal.require(org.id, *EDITORS)
+        try:
+            if principal.review_exempt:
+                item = await submission.queue_exempt(
+                    record,
+                    upstream=principal.name,
+                    channels=channels,
+                    max_body_bytes=limit,
+                    words=review.review_words(runtime.settings),
+                )
+            else:
+                item = await submission.submit(record, channels=channels, max_body_bytes=limit)
+        except InputError as exc:
+            raise as_http(exc) from exc
+        change.target = item_target(item)
+        change.detail = {"status": item.status, "channels": list(item.channels)}
     item.organization = org
     return await load_item_out(item)
 
@@ -156,20 +170,32 @@ async def get_item(item_id: int, principal: PrincipalDep) -> ItemOut:
 @router.post("/items/{item_id}/retry")
 async def retry_item(item_id: int, principal: PrincipalDep, data: RetryIn | None = None) -> ItemOut:
     item = await item_for(principal, item_id)
-    try:
-        await publishing.retry(item, channel=data.channel if data else None)
-    except Conflict as exc:
-        raise as_http(exc) from exc
+    channel = data.channel if data else None
+    async with principal.audited(
+        "item.retried", org_id=item.organization_id, target=item_target(item)
+    ) as change:
+        principal.require(item.organization_id, *EDITORS)
+        try:
+            change.detail = {
+                "channel": channel or "",
+                "deliveries": await publishing.retry(item, channel=channel),
+            }
+        except Conflict as exc:
+            raise as_http(exc) from exc
     return await load_item_out(item)
 
 
 @router.post("/items/{item_id}/cancel")
 async def cancel_item(item_id: int, principal: PrincipalDep) -> ItemOut:
     item = await item_for(principal, item_id)
-    try:
-        await publishing.cancel(item)
-    except Conflict as exc:
-        raise as_http(exc) from exc
+    async with principal.audited(
+        "item.cancelled", org_id=item.organization_id, target=item_target(item)
+    ) as change:
+        principal.require(item.organization_id, *EDITORS)
+        try:
+            change.detail = {"deliveries": await publishing.cancel(item)}
+        except Conflict as exc:
+            raise as_http(exc) from exc
     return await load_item_out(item)
 
 
@@ -178,10 +204,15 @@ async def withdraw_item(
     item_id: int, data: WithdrawIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> ItemOut:
     item = await item_for(principal, item_id)
-    try:
-        await publishing.withdraw(item, reason=data.reason, channels=runtime.channels)
-    except (Conflict, InputError) as exc:
-        raise as_http(exc) from exc
+    async with principal.audited(
+        "item.withdrawn", org_id=item.organization_id, target=item_target(item)
+    ) as change:
+        principal.require(item.organization_id, *EDITORS)
+        try:
+            notes = await publishing.withdraw(item, reason=data.reason, channels=runtime.channels)
+        except (Conflict, InputError) as exc:
+            raise as_http(exc) from exc
+        change.detail = {"reason": data.reason.strip(), "notes": notes}
     return await load_item_out(item)
 
 
@@ -191,6 +222,7 @@ async def preview_item(
 ) -> dict[str, str]:
     """Send the WeChat article to a reviewer's phone before the broadcast."""
     item = await item_for(principal, item_id)
+    principal.require(item.organization_id, *EDITORS)
     try:
         await publishing.preview_wechat(item, data.openid, channels=runtime.channels)
     except (Conflict, InputError) as exc:
@@ -207,19 +239,28 @@ async def revise_item(
     rejected) is changed in place and submitted for review again."""
     item = await item_for(principal, item_id)
     org = await org_for(principal, data.org)
-    try:
-        revised = await submission.revise(
-            item,
-            _input(
-                data, org, principal.name, channels=list(data.channels), publish_at=data.publish_at
-            ),
-            channels=runtime.channels,
-            max_body_bytes=runtime.settings.max_body_bytes,
-            exempt_upstream=principal.name if principal.review_exempt else None,
-            words=review.review_words(runtime.settings),
-        )
-    except (Conflict, InputError) as exc:
-        raise as_http(exc) from exc
+    async with principal.audited(
+        "item.revised", org_id=item.organization_id, target=item_target(item)
+    ) as change:
+        principal.require(item.organization_id, *EDITORS)
+        try:
+            revised = await submission.revise(
+                item,
+                _input(
+                    data, org, principal, channels=list(data.channels), publish_at=data.publish_at
+                ),
+                channels=runtime.channels,
+                max_body_bytes=runtime.settings.max_body_bytes,
+                exempt_upstream=principal.name if principal.review_exempt else None,
+                words=review.review_words(runtime.settings),
+            )
+        except (Conflict, InputError) as exc:
+            raise as_http(exc) from exc
+        change.detail = {
+            "revision": revised.revision,
+            "new_item": revised.id,
+            "status": revised.status,
+        }
     revised.organization = org
     return await load_item_out(revised)
 
@@ -228,24 +269,43 @@ async def revise_item(
 async def import_items(
     data: ImportIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> list[ItemOut]:
-    """补录 historical items as published on the given channels and dates, all or none."""
+    """补录 historical items as published on the given channels and dates, all or none;
+    administrators only, each item in the audit log as 补录."""
     records = []
     for index, entry in enumerate(data.items):
         org = await org_for(principal, entry.org, field=f"items.{index}.org")
         record = _input(
             entry,
             org,
-            principal.name,
+            principal,
             channels=list(entry.published_channels),
             publish_at=entry.published_at,
         )
         records.append((record, entry.published_at))
-    try:
-        items = await publishing.import_published(
-            records, max_body_bytes=runtime.settings.max_body_bytes
-        )
-    except InputError as exc:
-        raise as_http(exc) from exc
+    first = records[0][0].org.id if records else None
+    async with principal.audited("item.imported", org_id=first, target="补录") as change:
+        for record, _when in records:
+            principal.require(record.org.id, *ADMINS)
+        try:
+            items = await publishing.import_published(
+                records, max_body_bytes=runtime.settings.max_body_bytes
+            )
+        except InputError as exc:
+            raise as_http(exc) from exc
+        for index, (item, (record, when)) in enumerate(zip(items, records, strict=True)):
+            detail = {"补录": True, "published_at": when.isoformat(), "channels": item.channels}
+            if index == 0:  # the row ``audited`` writes; the others beside it
+                change.target, change.detail = item_target(item), detail
+                continue
+            await audit.record(
+                "item.imported",
+                username=principal.name,
+                token_id=principal.token_id,
+                organization_id=record.org.id,
+                target=item_target(item),
+                detail=detail,
+                ip=principal.ip,
+            )
     return [
         await load_item_out(
             await Item.get(id=i.id).prefetch_related("organization"), with_log=False
@@ -270,6 +330,7 @@ async def channel_report(org: str, year: int, principal: PrincipalDep) -> Channe
     return ChannelReportOut(
         wechat_followers_reached=reached,
         wechat_audience=audience,
+        backfilled_items=await backfilled_items(organization.id, year),
         org=org,
         year=year,
         normative_issued=section.normative_issued,

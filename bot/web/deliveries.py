@@ -1,5 +1,8 @@
 """Routes on single deliveries: a person's decision on an uncertain one, and the notice
-board's PDF, posting confirmation and removal reminders."""
+board's PDF, posting confirmation and removal reminders.
+
+As in the console's item page and print queue, the changes need an editor (编辑) or admin
+(管理员) token and are in the audit log; reading needs any role."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from bot import publishing
 from bot.publishing import Conflict, InputError
-from bot.web.deps import Principal, PrincipalDep, RuntimeDep, as_http
+from bot.web.deps import EDITORS, Principal, PrincipalDep, RuntimeDep, as_http, item_target
 from bot.web.schemas import ItemOut, PostedIn, ReminderOut, ResolveIn
 from bot.web.views import load_item_out
 from storage.ledger import local_today
@@ -28,10 +31,15 @@ async def _delivery(principal: Principal, delivery_id: int) -> Delivery:
 async def resolve(delivery_id: int, data: ResolveIn, principal: PrincipalDep) -> ItemOut:
     """A person checked the platform: the uncertain delivery is public, or should be retried."""
     delivery = await _delivery(principal, delivery_id)
-    try:
-        await publishing.resolve_uncertain(delivery, published=data.outcome == "published")
-    except Conflict as exc:
-        raise as_http(exc) from exc
+    org_id = delivery.item.organization_id
+    detail = {"delivery": delivery.id, "channel": delivery.channel, "outcome": data.outcome}
+    target = item_target(delivery.item)
+    async with principal.audited("delivery.resolved", org_id=org_id, target=target, detail=detail):
+        principal.require(org_id, *EDITORS)
+        try:
+            await publishing.resolve_uncertain(delivery, published=data.outcome == "published")
+        except Conflict as exc:
+            raise as_http(exc) from exc
     return await load_item_out(delivery.item)
 
 
@@ -41,16 +49,21 @@ async def confirm_posted(
 ) -> ItemOut:
     """Staff confirm the printed notice is on the board: who, where and when."""
     delivery = await _delivery(principal, delivery_id)
-    try:
-        await publishing.confirm_posting(
-            delivery,
-            location=data.location,
-            posted_by=data.posted_by,
-            posted_on=data.posted_on,
-            period_days=data.period_days or runtime.settings.posting_period_days,
-        )
-    except (Conflict, InputError) as exc:
-        raise as_http(exc) from exc
+    org_id = delivery.item.organization_id
+    detail = {"delivery": delivery.id, "location": data.location, "posted_by": data.posted_by}
+    target = item_target(delivery.item)
+    async with principal.audited("delivery.posted", org_id=org_id, target=target, detail=detail):
+        principal.require(org_id, *EDITORS)
+        try:
+            await publishing.confirm_posting(
+                delivery,
+                location=data.location,
+                posted_by=data.posted_by,
+                posted_on=data.posted_on,
+                period_days=data.period_days or runtime.settings.posting_period_days,
+            )
+        except (Conflict, InputError) as exc:
+            raise as_http(exc) from exc
     return await load_item_out(delivery.item)
 
 
@@ -58,10 +71,15 @@ async def confirm_posted(
 async def confirm_removed(delivery_id: int, principal: PrincipalDep) -> ItemOut:
     """Staff took the paper notice down at the end of its 公示期 (or after a withdrawal)."""
     delivery = await _delivery(principal, delivery_id)
-    try:
-        await publishing.mark_removed(delivery)
-    except Conflict as exc:
-        raise as_http(exc) from exc
+    org_id = delivery.item.organization_id
+    detail = {"delivery": delivery.id}
+    target = item_target(delivery.item)
+    async with principal.audited("delivery.removed", org_id=org_id, target=target, detail=detail):
+        principal.require(org_id, *EDITORS)
+        try:
+            await publishing.mark_removed(delivery)
+        except Conflict as exc:
+            raise as_http(exc) from exc
     return await load_item_out(delivery.item)
 
 

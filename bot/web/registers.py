@@ -1,12 +1,16 @@
 """The report registers under /api/v1/orgs/{org}: list, create, update and delete.
 
 Every route resolves the organization from the path and checks the caller may act for it;
-a record of another organization answers 404 as if it did not exist.
+a record of another organization answers 404 as if it did not exist. Reading needs any role
+in the organization; entering and changing records (clerical work, like writing items)
+needs an editor (编辑) or admin (管理员) token, and each change is in the audit log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -14,7 +18,7 @@ from pydantic import BaseModel
 from tortoise.models import Model
 
 from bot.annual.collect import report_text
-from bot.web.deps import Principal, PrincipalDep
+from bot.web.deps import EDITORS, Principal, PrincipalDep
 from bot.web.register_schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -33,6 +37,7 @@ from bot.web.register_schemas import (
     TextsIn,
     TextsOut,
 )
+from storage.audit import Change
 from storage.models import Organization
 from storage.register_models import (
     AdminDecisionCount,
@@ -93,6 +98,20 @@ def _dump(data: BaseModel) -> dict[str, Any]:
     return data.model_dump()
 
 
+@contextlib.asynccontextmanager
+async def _writing(
+    principal: Principal, owner: Organization, action: str, target: str = ""
+) -> AsyncIterator[Change]:
+    """A register change: editor or admin only, in one transaction with its audit row."""
+    async with principal.audited(f"register.{action}", org_id=owner.id, target=target) as change:
+        principal.require(owner.id, *EDITORS)
+        yield change
+
+
+def _target(record: Model) -> str:
+    return f"{type(record).__name__.lower()}:{record.pk}"
+
+
 # 依申请公开 applications
 
 
@@ -110,22 +129,29 @@ async def create_application(
     org: str, data: ApplicationIn, principal: PrincipalDep
 ) -> ApplicationOut:
     owner = await _org(principal, org)
-    return ApplicationOut.model_validate(
-        await Application.create(organization=owner, **_dump(data))
-    )
+    async with _writing(principal, owner, "created") as change:
+        record = await Application.create(organization=owner, **_dump(data))
+        change.target = _target(record)
+    return ApplicationOut.model_validate(record)
 
 
 @router.put("/applications/{record_id}")
 async def update_application(
     org: str, record_id: int, data: ApplicationIn, principal: PrincipalDep
 ) -> ApplicationOut:
-    record = await _owned(Application, await _org(principal, org), record_id)
-    return ApplicationOut.model_validate(await _save(record, data))
+    owner = await _org(principal, org)
+    record = await _owned(Application, owner, record_id)
+    async with _writing(principal, owner, "updated", _target(record)):
+        await _save(record, data)
+    return ApplicationOut.model_validate(record)
 
 
 @router.delete("/applications/{record_id}", status_code=204)
 async def delete_application(org: str, record_id: int, principal: PrincipalDep) -> None:
-    await (await _owned(Application, await _org(principal, org), record_id)).delete()
+    owner = await _org(principal, org)
+    record = await _owned(Application, owner, record_id)
+    async with _writing(principal, owner, "deleted", _target(record)):
+        await record.delete()
 
 
 # 回应解读
@@ -142,20 +168,29 @@ async def list_responses(
 @router.post("/responses", status_code=201)
 async def create_response(org: str, data: ResponseIn, principal: PrincipalDep) -> ResponseOut:
     owner = await _org(principal, org)
-    return ResponseOut.model_validate(await Response.create(organization=owner, **_dump(data)))
+    async with _writing(principal, owner, "created") as change:
+        record = await Response.create(organization=owner, **_dump(data))
+        change.target = _target(record)
+    return ResponseOut.model_validate(record)
 
 
 @router.put("/responses/{record_id}")
 async def update_response(
     org: str, record_id: int, data: ResponseIn, principal: PrincipalDep
 ) -> ResponseOut:
-    record = await _owned(Response, await _org(principal, org), record_id)
-    return ResponseOut.model_validate(await _save(record, data))
+    owner = await _org(principal, org)
+    record = await _owned(Response, owner, record_id)
+    async with _writing(principal, owner, "updated", _target(record)):
+        await _save(record, data)
+    return ResponseOut.model_validate(record)
 
 
 @router.delete("/responses/{record_id}", status_code=204)
 async def delete_response(org: str, record_id: int, principal: PrincipalDep) -> None:
-    await (await _owned(Response, await _org(principal, org), record_id)).delete()
+    owner = await _org(principal, org)
+    record = await _owned(Response, owner, record_id)
+    async with _writing(principal, owner, "deleted", _target(record)):
+        await record.delete()
 
 
 # 规章 and 行政规范性文件
@@ -175,7 +210,9 @@ async def create_document(
     org: str, data: NormativeDocumentIn, principal: PrincipalDep
 ) -> NormativeDocumentOut:
     owner = await _org(principal, org)
-    record = await NormativeDocument.create(organization=owner, **_dump(data))
+    async with _writing(principal, owner, "created") as change:
+        record = await NormativeDocument.create(organization=owner, **_dump(data))
+        change.target = _target(record)
     return NormativeDocumentOut.model_validate(record)
 
 
@@ -183,13 +220,19 @@ async def create_document(
 async def update_document(
     org: str, record_id: int, data: NormativeDocumentIn, principal: PrincipalDep
 ) -> NormativeDocumentOut:
-    record = await _owned(NormativeDocument, await _org(principal, org), record_id)
-    return NormativeDocumentOut.model_validate(await _save(record, data))
+    owner = await _org(principal, org)
+    record = await _owned(NormativeDocument, owner, record_id)
+    async with _writing(principal, owner, "updated", _target(record)):
+        await _save(record, data)
+    return NormativeDocumentOut.model_validate(record)
 
 
 @router.delete("/normative-documents/{record_id}", status_code=204)
 async def delete_document(org: str, record_id: int, principal: PrincipalDep) -> None:
-    await (await _owned(NormativeDocument, await _org(principal, org), record_id)).delete()
+    owner = await _org(principal, org)
+    record = await _owned(NormativeDocument, owner, record_id)
+    async with _writing(principal, owner, "deleted", _target(record)):
+        await record.delete()
 
 
 # 行政复议 and 行政诉讼
@@ -204,18 +247,27 @@ async def list_cases(org: str, principal: PrincipalDep, year: YearFilter = None)
 @router.post("/cases", status_code=201)
 async def create_case(org: str, data: CaseIn, principal: PrincipalDep) -> CaseOut:
     owner = await _org(principal, org)
-    return CaseOut.model_validate(await Case.create(organization=owner, **_dump(data)))
+    async with _writing(principal, owner, "created") as change:
+        record = await Case.create(organization=owner, **_dump(data))
+        change.target = _target(record)
+    return CaseOut.model_validate(record)
 
 
 @router.put("/cases/{record_id}")
 async def update_case(org: str, record_id: int, data: CaseIn, principal: PrincipalDep) -> CaseOut:
-    record = await _owned(Case, await _org(principal, org), record_id)
-    return CaseOut.model_validate(await _save(record, data))
+    owner = await _org(principal, org)
+    record = await _owned(Case, owner, record_id)
+    async with _writing(principal, owner, "updated", _target(record)):
+        await _save(record, data)
+    return CaseOut.model_validate(record)
 
 
 @router.delete("/cases/{record_id}", status_code=204)
 async def delete_case(org: str, record_id: int, principal: PrincipalDep) -> None:
-    await (await _owned(Case, await _org(principal, org), record_id)).delete()
+    owner = await _org(principal, org)
+    record = await _owned(Case, owner, record_id)
+    async with _writing(principal, owner, "deleted", _target(record)):
+        await record.delete()
 
 
 # 举报投诉
@@ -232,20 +284,29 @@ async def list_complaints(
 @router.post("/complaints", status_code=201)
 async def create_complaint(org: str, data: ComplaintIn, principal: PrincipalDep) -> ComplaintOut:
     owner = await _org(principal, org)
-    return ComplaintOut.model_validate(await Complaint.create(organization=owner, **_dump(data)))
+    async with _writing(principal, owner, "created") as change:
+        record = await Complaint.create(organization=owner, **_dump(data))
+        change.target = _target(record)
+    return ComplaintOut.model_validate(record)
 
 
 @router.put("/complaints/{record_id}")
 async def update_complaint(
     org: str, record_id: int, data: ComplaintIn, principal: PrincipalDep
 ) -> ComplaintOut:
-    record = await _owned(Complaint, await _org(principal, org), record_id)
-    return ComplaintOut.model_validate(await _save(record, data))
+    owner = await _org(principal, org)
+    record = await _owned(Complaint, owner, record_id)
+    async with _writing(principal, owner, "updated", _target(record)):
+        await _save(record, data)
+    return ComplaintOut.model_validate(record)
 
 
 @router.delete("/complaints/{record_id}", status_code=204)
 async def delete_complaint(org: str, record_id: int, principal: PrincipalDep) -> None:
-    await (await _owned(Complaint, await _org(principal, org), record_id)).delete()
+    owner = await _org(principal, org)
+    record = await _owned(Complaint, owner, record_id)
+    async with _writing(principal, owner, "deleted", _target(record)):
+        await record.delete()
 
 
 # One record per organization and year: decisions, institutional facts, texts
@@ -266,7 +327,9 @@ async def put_decisions(
     org: str, year: Year, data: DecisionsIn, principal: PrincipalDep
 ) -> DecisionsOut:
     owner = await _org(principal, org)
-    return DecisionsOut.model_validate(await _upsert(AdminDecisionCount, owner, year, data))
+    async with _writing(principal, owner, "saved", f"admindecisioncount:{year}"):
+        record = await _upsert(AdminDecisionCount, owner, year, data)
+    return DecisionsOut.model_validate(record)
 
 
 @router.get("/facts/{year}")
@@ -280,7 +343,9 @@ async def get_facts(org: str, year: Year, principal: PrincipalDep) -> FactsOut:
 @router.put("/facts/{year}")
 async def put_facts(org: str, year: Year, data: FactsIn, principal: PrincipalDep) -> FactsOut:
     owner = await _org(principal, org)
-    return FactsOut.model_validate(await _upsert(InstitutionalFacts, owner, year, data))
+    async with _writing(principal, owner, "saved", f"institutionalfacts:{year}"):
+        record = await _upsert(InstitutionalFacts, owner, year, data)
+    return FactsOut.model_validate(record)
 
 
 @router.get("/texts/{year}")
@@ -293,4 +358,6 @@ async def get_texts(org: str, year: Year, principal: PrincipalDep) -> TextsOut:
 @router.put("/texts/{year}")
 async def put_texts(org: str, year: Year, data: TextsIn, principal: PrincipalDep) -> TextsOut:
     owner = await _org(principal, org)
-    return TextsOut.model_validate(await _upsert(ReportText, owner, year, data))
+    async with _writing(principal, owner, "saved", f"reporttext:{year}"):
+        record = await _upsert(ReportText, owner, year, data)
+    return TextsOut.model_validate(record)

@@ -167,6 +167,7 @@ class ChannelReportOut(BaseModel):
     other: int
     wechat_followers_reached: int
     wechat_audience: int
+    backfilled_items: int  # of ``total``: items entered by 补录, not published through Gongkai
     paragraphs: list[str]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.web.deps import PrincipalDep, RuntimeDep, field_error
+from bot.web.deps import ADMINS, PrincipalDep, RuntimeDep, field_error
 from channels.base import ChannelError
 from storage.models import Organization
 from storage.wechat_models import WechatAccount
@@ -81,6 +81,7 @@ async def put_wechat(
 ) -> WechatSettingsOut:
     """Create or change the organization's account; secrets are stored sealed."""
     organization = await _org(principal, org)
+    await principal.demand(organization.id, *ADMINS, action="settings.wechat", target=f"org:{org}")
     existing = await WechatAccount.get_or_none(organization_id=organization.id)
     if existing is None and not data.secret:
         raise field_error("secret", "required when the account is first configured")
@@ -93,7 +94,20 @@ async def put_wechat(
     )
     if taken:
         raise field_error("appid", "this AppID is already used by another organization")
-    row = await runtime.wechat.accounts.configure(
+    audited = principal.audited("settings.wechat", org_id=organization.id, target=f"org:{org}")
+    async with audited as change:
+        change.detail = {"appid": data.appid, "api_base": data.api_base, "mode": data.mode}
+        change.detail["secrets_changed"] = [
+            name for name in ("secret", "token", "encoding_aes_key") if getattr(data, name)
+        ]
+        row = await _configure(runtime, organization, data)
+    return _out(organization, row)
+
+
+async def _configure(
+    runtime: RuntimeDep, organization: Organization, data: WechatSettingsIn
+) -> WechatAccount:
+    return await runtime.wechat.accounts.configure(
         organization,
         app_id=data.appid,
         app_secret=data.secret,
@@ -111,13 +125,14 @@ async def put_wechat(
         keywords=data.keywords,
         default_reply=data.default_reply,
     )
-    return _out(organization, row)
 
 
 @router.get("/orgs/{org}/channels/wechat")
 async def get_wechat(org: str, principal: PrincipalDep) -> WechatSettingsOut:
-    """The account's settings, with secrets only reported as set or not."""
+    """The account's settings, with secrets only reported as set or not (admin, as the
+    console's 渠道设置 page)."""
     organization = await _org(principal, org)
+    principal.require(organization.id, *ADMINS)
     row = await WechatAccount.get_or_none(organization_id=organization.id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no WeChat account configured")
@@ -128,6 +143,7 @@ async def get_wechat(org: str, principal: PrincipalDep) -> WechatSettingsOut:
 async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) -> dict[str, str]:
     """The 'test connection' button: fetch a token and read today's quota."""
     organization = await _org(principal, org)
+    await principal.demand(organization.id, *ADMINS, action="settings.wechat_test")
     channel = runtime.channels["wechat"]
     try:
         message = await channel.check_account(organization.code)  # type: ignore[attr-defined]

@@ -154,8 +154,9 @@ class TestSharedToken:
         env = _env(db_url, tmp_path / "data", emulator)
         gongkai(["init"], env)
         gongkai(["org", "create", "--code", "tiande", "--name", "天德乡人民政府"], env)
+        admin = ["--role", "admin"]  # the token configures the WeChat account
         token = gongkai(
-            ["token", "create", "--name", "e2e", "--org", "tiande", "--review-exempt"], env
+            ["token", "create", "--name", "e2e", "--org", "tiande", "--review-exempt", *admin], env
         )
         web = Web(env, tmp_path / "web.log")
         processes.append(web)

@@ -32,7 +32,11 @@ class Api:
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
-    """The app with two townships under one county, and a token for each and for an admin."""
+    """The app with two townships under one county, and a token for each and for an admin.
+
+    The townships' tokens are review-exempt administrators (管理员) of their township, so
+    tests about other things may use every route; tests about roles make their own tokens.
+    """
     app = create_app(settings, run_worker=False)
     async with app.router.lifespan_context(app):
         county = await Organization.create(code="shulan", name="舒兰市人民政府")
@@ -40,8 +44,8 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         lianhe = await Organization.create(code="lianhe", name="联合乡人民政府", parent=county)
         tokens = [
             await create_token("admin", None, review_exempt=True),
-            await create_token("天德乡编辑", tiande, review_exempt=True),
-            await create_token("联合乡编辑", lianhe, review_exempt=True),
+            await create_token("天德乡编辑", tiande, role="admin", review_exempt=True),
+            await create_token("联合乡编辑", lianhe, role="admin", review_exempt=True),
         ]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gongkai.test") as c:

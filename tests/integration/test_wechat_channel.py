@@ -55,8 +55,9 @@ async def api(settings: Settings, wx: FakeWeChat) -> AsyncIterator[Api]:
         )
         tokens = [
             await create_token("admin", None, review_exempt=True),
-            await create_token("t", tiande, review_exempt=True),
-            await create_token("l", lianhe, review_exempt=True),
+            # administrators of their township: they configure its account too
+            await create_token("t", tiande, role="admin", review_exempt=True),
+            await create_token("l", lianhe, role="admin", review_exempt=True),
         ]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gongkai.test") as c:
