@@ -184,7 +184,10 @@ async def _review_page(
         own=own,
         in_review=item.status == ItemStatus.IN_REVIEW,
         can_decide=may_review and not own and item.status == ItemStatus.IN_REVIEW,
-        can_force=can(user, item.organization_id, "admin") and item.status == ItemStatus.IN_REVIEW,
+        # bot.review refuses an author's 紧急发布 too: a second person decides.
+        can_force=can(user, item.organization_id, "admin")
+        and not own
+        and item.status == ItemStatus.IN_REVIEW,
         owes_post=owes_post,
         can_post_review=may_review and owes_post and not own and not forced_by_me,
         status_label=STATUS_LABELS.get(item.status, item.status),

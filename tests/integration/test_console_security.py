@@ -328,6 +328,19 @@ class TestReviewGate:
             assert forced.status_code == 403
         assert (await Item.get(id=item.id)).status == "in_review"
 
+    async def test_an_administrator_cannot_force_publish_their_own_item(self, world: World) -> None:
+        """紧急发布 skips the review: never by the item's author, whatever their role."""
+        item = await world.item("tiande", "td_admin", title="防汛紧急通知")
+        page = f"/console/review/{item.id}"
+        async with world.login("td_admin") as admin:
+            assert f"{page}/force" not in (await admin.get(page)).text
+            forced = await post(
+                admin, f"{page}/force", csrf_from=page, reason="今晚暴雨，须立即通知群众转移"
+            )
+            assert forced.status_code == 403
+            assert "作者不能紧急发布" in forced.text
+        assert (await Item.get(id=item.id)).status == "in_review"
+
     async def test_force_publish_needs_a_reason_and_leaves_a_post_review(
         self, world: World
     ) -> None:
