@@ -1,15 +1,18 @@
 """Shared fixtures: every database test runs on SQLite and on PostgreSQL.
 
-PostgreSQL comes from ``GONGKAI_TEST_PG_URL`` (default: the local ``test`` database).
+PostgreSQL comes from ``GONGKAI_TEST_PG_URL`` (default: the local ``test`` database), in
+a database of its own made for each pytest process and dropped at the end.
 When it cannot be reached the PostgreSQL half is skipped, unless ``GONGKAI_REQUIRE_PG=1``
 (set by .ci/run), which turns that into a failure so CI can never skip it silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -17,30 +20,74 @@ import pytest
 from bot.settings import Settings
 from storage.db import close_database, open_database
 
-PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+BASE_PG_URL = os.environ.get("GONGKAI_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+# Each pytest process gets a database of its own, made from the base one, so two runs on
+# one machine (a developer's and CI's, or several at once) never empty each other's tables.
+_SESSION_DB = f"{urlsplit(BASE_PG_URL).path.lstrip('/')}_run{os.getpid()}"
+PG_URL = urlunsplit(urlsplit(BASE_PG_URL)._replace(path=f"/{_SESSION_DB}"))
 _pg_state: dict[str, bool] = {}
 
 
-async def _prepare_postgres() -> None:
-    """Reset the test database's schema once per session, then empty the tables per test."""
+def _pid_alive(pid: int) -> bool:
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _create_session_database() -> None:
+    """Create this run's database; drop those left by runs that were killed."""
+    base = await asyncpg.connect(BASE_PG_URL, timeout=5)
+    try:
+        prefix = _SESSION_DB.rsplit("_run", 1)[0] + "_run"
+        for row in await base.fetch(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", prefix
+        ):
+            suffix = row["datname"][len(prefix) :]
+            if suffix.isdigit() and not _pid_alive(int(suffix)):
+                await base.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+        await base.execute(f'DROP DATABASE IF EXISTS "{_SESSION_DB}" WITH (FORCE)')
+        await base.execute(f'CREATE DATABASE "{_SESSION_DB}"')
+    finally:
+        await base.close()
+
+
+async def _drop_session_database() -> None:
+    base = await asyncpg.connect(BASE_PG_URL, timeout=5)
+    try:
+        await base.execute(f'DROP DATABASE IF EXISTS "{_SESSION_DB}" WITH (FORCE)')
+    finally:
+        await base.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_state.get("created"):
+        asyncio.run(_drop_session_database())
+
+
+async def _prepare_postgres() -> None:
+    """Create this run's database once, then empty its tables before each test."""
+    try:
+        if not _pg_state.get("created"):
+            await _create_session_database()
+            _pg_state["created"] = True
+            return  # a new database is empty
         conn = await asyncpg.connect(PG_URL, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("GONGKAI_REQUIRE_PG") == "1":
-            pytest.fail(f"PostgreSQL required but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
+            pytest.fail(f"PostgreSQL required but unreachable at {BASE_PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {BASE_PG_URL}: {exc}")
     try:
-        if not _pg_state.get("reset"):
-            await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-            _pg_state["reset"] = True
-        else:
-            tables = await conn.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename <> 'tortoise_migrations'"
-            )
-            names = ", ".join(f'"{row["tablename"]}"' for row in tables)
-            if names:  # every table the migrations made, so no test sees another's rows
-                await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'tortoise_migrations'"
+        )
+        names = ", ".join(f'"{row["tablename"]}"' for row in tables)
+        if names:  # every table the migrations made, so no test sees another's rows
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
 

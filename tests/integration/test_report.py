@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -14,10 +13,9 @@ from storage.ledger import BUSINESS_TZ, channel_tally, items_counted
 from storage.models import Organization
 from tests.fakes.channel import ScriptedChannel
 from tests.integration.helpers import dispatcher, make_org, queue
+from tests.seed import SEED_REPORT as SEED
 
 pytestmark = pytest.mark.usefixtures("database")
-
-SEED = Path(__file__).resolve().parents[2].parent / "shared/seed/tiande-2016-annual-report.txt"
 
 
 def _seed_lines() -> tuple[str, str]:

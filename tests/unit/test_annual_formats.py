@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ from bot.annual.figures import (
 )
 from bot.annual.formats import Format, render
 from bot.annual.validate import table3_from_rows, validate
+from tests.seed import SEED_REPORT as SEED
 
-SEED = Path(__file__).resolve().parents[2].parent / "shared/seed/tiande-2016-annual-report.txt"
 COLUMNS = (*APPLICANT_COLUMNS, TOTAL_COLUMN)
 R = "三、本年度办理结果"
 WITHHELD, UNABLE, IGNORED, OTHER = (
