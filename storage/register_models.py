@@ -16,6 +16,8 @@ APPLICATION_CHANNELS = ("当面", "网络", "信函", "传真", "其他")
 APPLICANT_TYPES = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")
 RESPONSE_KINDS = ("hotspot", "interpretation", "other")
 DOCUMENT_KINDS = ("规章", "行政规范性文件")
+DOCUMENT_VALIDITY = ("有效", "失效", "废止")
+FEE_BASES = ("", "按件", "按量")  # none, 按件计收 or 按量计收 (国办函〔2020〕109号)
 CASE_KINDS = ("review", "suit_direct", "suit_after_review")
 CASE_OUTCOMES = ("upheld", "corrected", "other", "pending")
 ORG_LEVELS = ("township", "county", "city", "province", "department")
@@ -41,6 +43,10 @@ class Application(Model):
     corrected_on = fields.DateField(null=True)  # a corrected request restarts the clock
     fee_yuan = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
     replies_already_public = fields.BooleanField(default=False)  # 属于已主动公开范围
+    applicant_name = fields.CharField(max_length=100, default="")  # for the 告知书
+    reply_note = fields.TextField(default="")  # what the reply says beyond its outcome
+    fee_basis = fields.CharField(max_length=8, default="")  # "", 按件 or 按量
+    fee_pages = fields.IntField(default=0)  # pages supplied, for 按量
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -79,6 +85,8 @@ class NormativeDocument(Model):
     doc_number = fields.CharField(max_length=100, default="")  # 文号
     issued_on = fields.DateField(db_index=True)
     repealed_on = fields.DateField(null=True)
+    validity = fields.CharField(max_length=8, default="有效")  # 有效, 失效 or 废止
+    item_id = fields.IntField(null=True, db_index=True)  # the item that published it
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -98,6 +106,20 @@ class AdminDecisionCount(Model):
     penalty = fields.IntField(default=0)
     enforcement = fields.IntField(default=0)
     admin_fees_wan = fields.DecimalField(max_digits=14, decimal_places=4, default=0)
+    # The 2019 format's table 二 (null: not entered, printed blank as the template wants).
+    other_services = fields.IntField(null=True)  # 其他对外管理服务事项 处理决定数量
+    licensing_prev = fields.IntField(null=True)  # 上一年项目数量
+    licensing_change = fields.IntField(null=True)  # 本年增/减
+    other_services_prev = fields.IntField(null=True)
+    other_services_change = fields.IntField(null=True)
+    penalty_prev = fields.IntField(null=True)
+    penalty_change = fields.IntField(null=True)
+    enforcement_prev = fields.IntField(null=True)
+    enforcement_change = fields.IntField(null=True)
+    fees_prev = fields.IntField(null=True)
+    fees_change = fields.IntField(null=True)
+    procurement_projects = fields.IntField(null=True)  # 政府集中采购 采购项目数量
+    procurement_amount_wan = fields.DecimalField(max_digits=14, decimal_places=4, null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -117,6 +139,7 @@ class Case(Model):
     received_on = fields.DateField(db_index=True)
     outcome = fields.CharField(max_length=16, default="pending")  # upheld, corrected, other
     closed_on = fields.DateField(null=True)
+    application_id = fields.IntField(null=True, db_index=True)  # the request it followed
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -187,4 +210,25 @@ class ReportText(Model):
 
     class Meta:
         table = "report_text"
+        unique_together = (("organization", "year"),)
+
+
+class Table3Entry(Model):
+    """Table 三 entered as totals (a township that keeps its applications on paper).
+
+    ``cells`` maps a table 三 row key to its six applicant columns; when present the report
+    prints these numbers instead of counting the application register, and says so.
+    """
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="table3_entries", on_delete=fields.RESTRICT
+    )
+    organization_id: int
+    year = fields.IntField()
+    cells: dict[str, dict[str, int]] = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "table3_entry"
         unique_together = (("organization", "year"),)

@@ -17,6 +17,7 @@ Counting rules (all dates are Asia/Shanghai business dates, a year is 1 Jan..31 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import get_args
@@ -36,7 +37,7 @@ from bot.annual.rollup import add_figures
 from bot.deadlines import WorkCalendar, finished_on_time
 from bot.report import area_word, channel_section
 from storage.ledger import wechat_reach
-from storage.models import Organization
+from storage.models import Item, Organization
 from storage.register_models import (
     APPLICATION_CHANNELS,
     AdminDecisionCount,
@@ -47,6 +48,7 @@ from storage.register_models import (
     NormativeDocument,
     ReportText,
     Response,
+    Table3Entry,
 )
 from storage.tokens import descendant_ids
 
@@ -116,7 +118,10 @@ async def collect_rollup(
 
 
 async def report_text(org: Organization, year: int) -> ReportText:
-    """The year's texts, or an unsaved draft copied from the latest earlier year's."""
+    """The year's texts, or an unsaved draft from the latest earlier year's: its own or, for
+    an organization without one, a sibling's narrative. The draft's years are moved to this
+    year (2016年以来 → 2025年以来, 2017年，我乡将 → 2026年…) and the source's organization
+    and county names replaced by this organization's."""
     text = await ReportText.get_or_none(organization_id=org.id, year=year)
     if text is not None:
         return text
@@ -124,10 +129,70 @@ async def report_text(org: Organization, year: int) -> ReportText:
     earlier = (
         await ReportText.filter(organization_id=org.id, year__lt=year).order_by("-year").first()
     )
+    fields: tuple[str, ...] = _TEXT_FIELDS
+    source = org
+    if earlier is None and org.parent_id is not None:
+        earlier = (
+            await ReportText.filter(organization__parent_id=org.parent_id, year__lt=year)
+            .exclude(organization_id=org.id)
+            .exclude(basic_situation="")
+            .order_by("-year", "organization_id")
+            .first()
+        )
+        fields = _NARRATIVE_FIELDS
+        if earlier is not None:
+            source = await Organization.get(id=earlier.organization_id)
     if earlier is not None:
-        for name in _TEXT_FIELDS:
-            setattr(draft, name, getattr(earlier, name))
+        names = await _renames(source, org)
+        for name in fields:
+            value = getattr(earlier, name)
+            if name in _NARRATIVE_FIELDS or name == "contact":
+                value = redraft(value, earlier.year, year, names)
+            setattr(draft, name, value)
     return draft
+
+
+_NARRATIVE_FIELDS = ("basic_situation", "problems", "other_matters")
+_YEAR_RE = re.compile(r"(?<![0-9０-９])([12][0-9]{3})(?=年)")
+_SUFFIXES = ("人民政府", "办事处")
+
+
+def redraft(text: str, from_year: int, to_year: int, names: list[tuple[str, str]]) -> str:
+    """``text`` of ``from_year`` for ``to_year``: the year before, the year itself and the
+    year after move with it (other years, such as a law's, stay); names are replaced."""
+    shift = to_year - from_year
+
+    def move(match: re.Match[str]) -> str:
+        value = int(match.group(1))
+        return str(value + shift) if abs(value - from_year) <= 1 else match.group(1)
+
+    text = _YEAR_RE.sub(move, text)
+    marks = {}
+    for i, (old, new) in enumerate(sorted(names, key=lambda pair: -len(pair[0]))):
+        if old and old != new and old in text:
+            mark = f"\x00{i}\x00"
+            text = text.replace(old, mark)
+            marks[mark] = new
+    for mark, new in marks.items():
+        text = text.replace(mark, new)
+    return text
+
+
+def _short_name(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+async def _renames(source: Organization, target: Organization) -> list[tuple[str, str]]:
+    """(old, new) names: the organizations' full and short names, then their parents'."""
+    pairs = [(source.name, target.name), (_short_name(source.name), _short_name(target.name))]
+    if source.parent_id != target.parent_id and source.parent_id and target.parent_id:
+        old = await Organization.get(id=source.parent_id)
+        new = await Organization.get(id=target.parent_id)
+        pairs += [(old.name, new.name), (_short_name(old.name), _short_name(new.name))]
+    return pairs
 
 
 async def _level(org: Organization, stored: str) -> OrgLevel:
@@ -185,6 +250,15 @@ async def _fill_applications(
         Q(replied_on__isnull=True) | Q(replied_on__gte=start)
     )
     figures.table3 = count_table3(apps, figures.year)
+    entered = await Table3Entry.get_or_none(organization_id=org.id, year=figures.year)
+    if entered is not None:  # a township keeping its applications on paper: its totals
+        figures.table3 = {
+            key: {
+                column: int(entered.cells.get(key, {}).get(column, 0)) for column in TABLE3_COLUMNS
+            }
+            for key, _ in TABLE3_ROWS
+        }
+        figures.table3_as_totals = True
     figures.apps_by_channel = dict.fromkeys(APPLICATION_CHANNELS, 0)
     for app in apps:
         if app.received_on >= start:
@@ -202,13 +276,42 @@ async def _fill_applications(
         )
         figures.apps_on_time += on_time
         figures.apps_extended += extended
+        figures.apps_late += not (on_time or extended)
         figures.replies_already_public += int(app.replies_already_public)
         figures.fees_collected_yuan += Decimal(app.fee_yuan)
 
 
+async def _normative_entries(org: Organization, end: dt.date) -> list[NormativeDocument]:
+    """The 规范性文件 register: its entries, plus an unsaved entry for each item marked
+    规范性文件 (by 成文日期) that no entry links to, so that the sentence "制发规范性文件X件"
+    and table 二 count the same documents."""
+    docs = list(await NormativeDocument.filter(organization_id=org.id, issued_on__lte=end))
+    linked = {doc.item_id for doc in docs if doc.item_id is not None}
+    items = (
+        await Item.filter(organization_id=org.id, normative=True, formed_on__lte=end)
+        .exclude(status="cancelled")
+        .order_by("id")
+    )
+    latest: dict[int, Item] = {}
+    for item in items:
+        latest[item.lineage_id or item.id] = item
+    for lineage, item in latest.items():
+        if lineage not in linked and item.formed_on is not None:
+            docs.append(
+                NormativeDocument(
+                    organization_id=org.id,
+                    kind="行政规范性文件",
+                    title=item.title,
+                    issued_on=item.formed_on,
+                    item_id=lineage,
+                )
+            )
+    return docs
+
+
 async def _fill_documents(figures: AnnualFigures, org: Organization) -> None:
     start, end = _bounds(figures.year)
-    docs = await NormativeDocument.filter(organization_id=org.id, issued_on__lte=end)
+    docs = await _normative_entries(org, end)
     counts = {"规章": DocumentCounts(), "行政规范性文件": DocumentCounts()}
     for doc in docs:
         bucket = counts.get(doc.kind)
@@ -221,6 +324,7 @@ async def _fill_documents(figures: AnnualFigures, org: Organization) -> None:
         else:
             bucket.in_force += 1
     figures.rules, figures.normative_docs = counts["规章"], counts["行政规范性文件"]
+    figures.normative_issued = figures.normative_docs.issued  # one source for both
     decisions = await AdminDecisionCount.get_or_none(organization_id=org.id, year=figures.year)
     if decisions is not None:
         figures.licensing_decisions = decisions.licensing

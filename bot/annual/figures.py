@@ -111,6 +111,8 @@ class AnnualFigures:
     table3: dict[str, dict[str, int]] = field(default_factory=dict)  # row key → column → n
     apps_on_time: int = 0  # 按时办结
     apps_extended: int = 0  # 延期办结
+    apps_late: int = 0  # 逾期办结: replied after every due date
+    table3_as_totals: bool = False  # table 三 entered as totals, not counted from the register
     replies_already_public: int = 0  # 属于已主动公开范围数 (seed format)
     fees_collected_yuan: Decimal = Decimal(0)  # 信息处理费
 

@@ -28,7 +28,7 @@ def render_national(figures: AnnualFigures, fmt: NationalFormat) -> Document:
     sections: list[tuple[str, list[Block]]] = [
         ("总体情况", _overview(figures)),
         ("主动公开政府信息情况", [table2(figures, fmt)]),
-        ("收到和处理政府信息公开申请情况", [table3(figures, fmt)]),
+        ("收到和处理政府信息公开申请情况", [table3(figures, fmt), *_table3_note(figures)]),
         ("政府信息公开行政复议、行政诉讼情况", [table4(figures)]),
         ("存在的主要问题及改进情况", narrative(figures.problems)),
         ("其他需要报告的事项", _other_matters(figures)),
@@ -38,6 +38,13 @@ def render_national(figures: AnnualFigures, fmt: NationalFormat) -> Document:
         blocks.append(heading(number, title))
         blocks.extend(section)
     return Document(title_lines(figures), blocks, date_line(figures), fmt)
+
+
+def _table3_note(figures: AnnualFigures) -> list[Block]:
+    """Table 三 typed in as totals (applications kept on paper) says so under the table."""
+    if not figures.table3_as_totals:
+        return []
+    return [Paragraph("注：本表数据按汇总数填报（申请未逐件在系统中登记）。")]
 
 
 def _preamble(figures: AnnualFigures, fmt: NationalFormat) -> str:

@@ -104,7 +104,8 @@ def _applications(figures: AnnualFigures) -> list[Block]:
         run_in(f"（一）收到申请情况。共收到政府信息公开申请{received}件，{_channels(figures)}。"),
         run_in(
             f"（二）申请办结情况。在{received}件政府信息公开申请中，"
-            f"按时办结{figures.apps_on_time}件，延期办结{figures.apps_extended}件。"
+            f"按时办结{figures.apps_on_time}件，延期办结{figures.apps_extended}件"
+            + (f"，逾期办结{figures.apps_late}件。" if figures.apps_late else "。")
         ),
         run_in(
             f"（三）申请答复情况。在{received}件政府信息公开申请中，"

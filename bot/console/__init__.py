@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.console import (
     pages_admin,
+    pages_applications,
     pages_auth,
     pages_channels,
     pages_dashboard,
@@ -22,6 +23,7 @@ from bot.console import (
     pages_item_detail,
     pages_items,
     pages_print,
+    pages_registers,
     pages_report,
     pages_review,
     pages_users,
@@ -40,6 +42,8 @@ ROUTERS: list[APIRouter] = [
     pages_review.router,
     pages_channels.router,
     pages_report.router,
+    pages_applications.router,
+    pages_registers.router,
     pages_items.router,
     pages_item_detail.router,
     pages_print.router,

@@ -32,6 +32,8 @@ NAV: tuple[NavLink, ...] = (
     NavLink("users", "用户与角色", "/console/users", ("admin",)),
     NavLink("tokens", "接口令牌", "/console/tokens", ("admin",)),
     NavLink("audit", "审计日志", "/console/audit", ("admin",)),
+    NavLink("applications", "依申请公开", "/console/applications"),
+    NavLink("registers", "年报台账", "/console/registers"),
     NavLink("report", "年度报告", "/console/report"),
 )
 

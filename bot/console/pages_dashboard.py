@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bot.applications import desk_reminders
 from bot.console.auth import ConsoleUser, OrgRef, current_user
 from bot.console.item_forms import CHANNEL_LABELS, STATE_LABELS, STATUS_LABELS
 from bot.console.templates import current_org, render
@@ -143,9 +144,10 @@ async def _bars(org: OrgRef, year: int) -> tuple[int, list[dict[str, Any]]]:
 
 async def _reminders(request: Request, org_ids: list[int], today: dt.date) -> list[Reminder]:
     runtime = request.app.state.runtime
-    return await reminders(
+    found = await reminders(
         org_ids, today=today, calendar=runtime.calendar, settings=runtime.settings
     )
+    return [r for r in found if r.kind != "application"]  # the desk's, 5/3/1 days, instead
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -169,6 +171,9 @@ async def dashboard(request: Request, user: UserDep) -> Response:
         queue=await _today(org_ids, today),
         attention=await _attention(org_ids, now),
         reminders=await _reminders(request, org_ids, today),
+        applications_due=await desk_reminders(
+            org_ids, today=today, calendar=request.app.state.runtime.calendar
+        ),
         quota=await _quota(request, org, today),
         year=today.year,
         total=total,

@@ -111,14 +111,15 @@ class TestCrud:
         assert (await api.client.get(url, headers=api.tiande)).json() == second.json()
 
     async def test_texts_draft_copies_the_previous_year(self, api: Api) -> None:
-        """A year without texts starts as a copy of the previous year's, marked as a draft."""
+        """A year without texts starts as a copy of the previous year's, marked as a draft,
+        with the year moved on (2023年 → 2024年)."""
         texts = {"basic_situation": "2023年基本情况", "contact": "天德乡政务公开办公室"}
         await api.client.put(
             f"{BASE}/texts/2023", json={**texts, "submitted": True}, headers=api.tiande
         )
         draft = (await api.client.get(f"{BASE}/texts/2024", headers=api.tiande)).json()
         assert (draft["draft"], draft["submitted"]) == (True, False)
-        assert draft["basic_situation"] == "2023年基本情况"
+        assert draft["basic_situation"] == "2024年基本情况"
         assert await ReportText.filter(year=2024).count() == 0
         await api.client.put(
             f"{BASE}/texts/2024", json={"basic_situation": "2024年"}, headers=api.tiande
