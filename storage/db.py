@@ -19,6 +19,7 @@ MODELS_MODULES = [
     "storage.register_models",
     "storage.console_models",
     "storage.review_models",
+    "storage.idempotency",
 ]
 MIGRATIONS_MODULE = "storage.migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
