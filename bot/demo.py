@@ -160,5 +160,5 @@ async def configure_sandbox(settings: Settings, township: Organization) -> None:
         allow_publish_fallback=True,
         enabled=True,
     )
-    await WechatToken.filter(app_id=SANDBOX_APP_ID).delete()
-    await WechatMedia.filter(app_id=SANDBOX_APP_ID).delete()
+    await WechatToken.filter(app_id__startswith=SANDBOX_APP_ID).delete()  # every API address
+    await WechatMedia.filter(app_id__startswith=SANDBOX_APP_ID).delete()

@@ -6,6 +6,7 @@ Precedence (highest first): explicit arguments, environment, the TOML file named
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import date
 from pathlib import Path
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     wechat_poll_interval_seconds: float = Field(default=600.0, ge=0)
     wechat_image_max_bytes: int = Field(default=1_000_000, ge=1000)
     wechat_images_allowed: bool = True  # fetch http(s) body images and re-host them
+    # Networks (CIDR) that user-typed addresses such as body images may reach although
+    # they are loopback, private, link-local, CGNAT…: empty, only public addresses.
+    outbound_allowed_networks: list[str] = Field(default_factory=list)
     secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key
 
     # Staff console: signed session cookies and the sign-in rate limit.
@@ -91,6 +95,16 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite://", "postgres://", "postgresql://")):
             raise ValueError("database_url must start with sqlite://, postgres:// or postgresql://")
         return value
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8") from None
+        return [network.strip() for network in value]
 
     @field_validator("annual_report_due")
     @classmethod

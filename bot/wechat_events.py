@@ -182,12 +182,45 @@ async def apply_job_event(
         return None
     if job.status in FINAL:
         return job
+    problem = implausible(event, job)
+    if problem:
+        # Only a job Gongkai sent, with counts that can be true, may change anything: a
+        # forged or garbled event must neither publish a delivery nor feed the report.
+        log.warning("WeChat job event refused (%s), nothing changed: %s", problem, event)
+        return None
     changed = (
         _apply_mass(job, event) if isinstance(event, MassEvent) else _apply_publish(job, event)
     )
     if changed:
         await jobs.save(job)
     return job
+
+
+def implausible(event: JobEvent, job: JobRecord) -> str:
+    """Why this event cannot be about this job as Gongkai sent it; "" when it can."""
+    if isinstance(event, MassEvent):
+        if job.mode != "broadcast" or job.status != "sent" or job.msg_id != event.msg_id:
+            return "not a broadcast Gongkai sent"
+        counts = (event.total_count, event.filter_count, event.sent_count, event.error_count)
+        if any(count is None or count < 0 for count in counts):
+            return "missing or negative counts"
+        if event.filter_count > event.total_count or event.sent_count > event.total_count:
+            return "more reached than the audience"
+        if event.sent_count + event.error_count > event.total_count:
+            return "more sent and failed than the audience"
+        if job.total_count is not None and event.total_count > job.total_count:
+            return "a larger audience than WeChat reported for this job before"
+        if job.delivery_ids and len(event.article_urls) > len(job.delivery_ids):
+            return "more articles than the broadcast had"
+        return ""
+    if job.status != "sent" or job.publish_id != event.publish_id:
+        return "not a publish Gongkai sent"
+    articles = len(job.delivery_ids)
+    if articles and len(event.article_urls) > articles:
+        return "more articles than the publish had"
+    if articles and any(not 1 <= idx <= articles for idx in event.fail_idx):
+        return "a failed article index outside the publish"
+    return ""
 
 
 async def _job_for(event: JobEvent, jobs: DatabaseJobStore, app_id: str | None) -> JobRecord | None:

@@ -34,6 +34,7 @@ class ChannelSettings(Protocol):
     wechat_poll_interval_seconds: float
     wechat_images_allowed: bool
     wechat_image_max_bytes: int
+    outbound_allowed_networks: list[str]
 
     @property
     def site_dir(self) -> Path: ...
@@ -96,6 +97,7 @@ def build_channels(
             poll_interval=dt.timedelta(seconds=settings.wechat_poll_interval_seconds),
             images_allowed=settings.wechat_images_allowed,
             image_max_bytes=settings.wechat_image_max_bytes,
+            outbound_allowed_networks=settings.outbound_allowed_networks,
         )
     return channels
 

@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from channels.base import (
     Committed,
     ConfigurationError,
@@ -37,6 +35,7 @@ from channels.base import (
     Publishable,
     Withdrawal,
 )
+from channels.safe_fetch import SafeFetcher
 from channels.wechat_client import NoQuotaError, WeChatApi
 from channels.wechat_content import (
     article,
@@ -84,6 +83,7 @@ class WeChatChannel:
         poll_interval: dt.timedelta,
         images_allowed: bool = True,
         image_max_bytes: int = 1_000_000,
+        outbound_allowed_networks: Sequence[str] = (),
         clock: Clock | None = None,
     ) -> None:
         self._accounts, self._jobs = accounts, jobs
@@ -93,7 +93,9 @@ class WeChatChannel:
         self._images_allowed, self._image_max = images_allowed, image_max_bytes
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._apis: dict[tuple[str, str, str], WeChatApi] = {}
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._fetcher = SafeFetcher(
+            allowed_networks=outbound_allowed_networks, timeout=timeout, max_bytes=image_max_bytes
+        )
 
     async def account(self, org_code: str) -> AccountConfig:
         found = await self._accounts.account(org_code)
@@ -241,7 +243,7 @@ class WeChatChannel:
     async def aclose(self) -> None:
         for api in self._apis.values():
             await api.aclose()
-        await self._http.aclose()
+        await self._fetcher.aclose()
 
     # -- steps of a commit ------------------------------------------------------------
 
@@ -373,7 +375,7 @@ class WeChatChannel:
         return default_cover(account.org_name, font_path=self._font), "cover.jpg"
 
     async def _fetch(self, url: str) -> bytes:
-        return await fetch_image(url, client=self._http, max_bytes=self._image_max)
+        return await fetch_image(url, fetcher=self._fetcher)
 
 
 def _quota_message(account: AccountConfig) -> str:

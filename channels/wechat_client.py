@@ -10,6 +10,7 @@ error types (mapping in ``channels.wechat_errors``).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -49,10 +50,22 @@ __all__ = [
     "TokenStore",
     "WeChatApi",
     "mass_sendall_body",
+    "store_key",
 ]
 
 TOKEN_MARGIN = 60.0  # seconds a stored token must still be valid to be used
 _T = TypeVar("_T")
+
+
+def store_key(appid: str, api_base: str) -> str:
+    """The key an account's token and uploads are stored under: the AppID for WeChat's
+    own address, the AppID plus a digest of the address for any other one, so a token
+    fetched from one API address is never sent to another (and uploads are not reused)."""
+    base = api_base if api_base.endswith("/") else api_base + "/"
+    if base == DEFAULT_API_BASE:
+        return appid
+    digest = base64.b32encode(hashlib.sha256(base.encode()).digest()).decode().lower()
+    return f"{appid[:18]}@{digest[:13]}"  # fits the 32 characters the tables keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +119,7 @@ class WeChatApi:
         timeout: float = 10.0,
     ) -> None:
         self.appid = appid
+        self.store_key = store_key(appid, api_base)
         self._client = _WeChatClient(appid, secret, timeout=timeout, api_base=api_base)
         self._tokens = tokens
         self._media = media
@@ -126,8 +140,8 @@ class WeChatApi:
         """Ask stable_token with the configured secret (normal mode, so nobody's token
         changes): a cached token would hide a wrong secret."""
         fresh = await self._fetch_token()
-        async with self._tokens.lock(self.appid):
-            await self._tokens.put(self.appid, fresh)
+        async with self._tokens.lock(self.store_key):
+            await self._tokens.put(self.store_key, fresh)
 
     async def upload_body_image(self, data: bytes, filename: str) -> str:
         """Upload an image for the article body once per account and return its mmbiz URL."""
@@ -220,7 +234,7 @@ class WeChatApi:
     async def _upload(self, data: bytes, filename: str, kind: MediaKind) -> StoredMedia:
         """Upload ``data`` unless this account already has it, remembering the result."""
         digest = hashlib.sha256(data).hexdigest()
-        known = await self._media.get(self.appid, digest, kind)
+        known = await self._media.get(self.store_key, digest, kind)
         if known is not None:
             return known
         media = (filename, io.BytesIO(data), _mimetype(data))
@@ -231,7 +245,7 @@ class WeChatApi:
             result = await self._call("上传封面", lambda c: c.uploads.add_image(media))
             media_id = str(_require(result, "media_id", "上传封面"))
             stored = StoredMedia(media_id=media_id, url=result.get("url"))
-        await self._media.put(self.appid, digest, kind, stored)
+        await self._media.put(self.store_key, digest, kind, stored)
         return stored
 
     async def _call(
@@ -268,15 +282,15 @@ class WeChatApi:
 
     async def _valid_token(self, stale: str | None = None) -> StoredToken:
         """Return the stored token, or fetch and store a new one while holding the lock."""
-        stored = await self._tokens.get(self.appid)
+        stored = await self._tokens.get(self.store_key)
         if _usable(stored, stale):
             return stored
-        async with self._tokens.lock(self.appid):
-            stored = await self._tokens.get(self.appid)
+        async with self._tokens.lock(self.store_key):
+            stored = await self._tokens.get(self.store_key)
             if _usable(stored, stale):
                 return stored
             fresh = await self._fetch_token()
-            await self._tokens.put(self.appid, fresh)
+            await self._tokens.put(self.store_key, fresh)
             return fresh
 
     async def _fetch_token(self) -> StoredToken:

@@ -8,6 +8,7 @@ and every image is uploaded to WeChat (``media/uploadimg``) first.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from channels.base import PermanentError
+from channels.safe_fetch import FetchRefused, FetchTooLarge, SafeFetcher
 
 _FONT = "font-size:16px;line-height:1.75;color:#333;"
 STYLES = {
@@ -66,6 +68,8 @@ _IMPLICIT = {
     **{block: (frozenset({"p"}), frozenset({"blockquote", "li", "td", "th"})) for block in _BLOCKS},
 }
 WECHAT_IMAGE_HOST = "mmbiz.qpic.cn"
+UNFETCHABLE = "图片无法获取"
+log = logging.getLogger("gongkai.wechat.content")
 _PNG, _JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
 
@@ -162,20 +166,15 @@ class ImageRejected(ValueError):
     """An image that cannot go into a WeChat article (scheme, type or size)."""
 
 
-async def fetch_image(url: str, *, client: httpx.AsyncClient, max_bytes: int = 1_000_000) -> bytes:
-    """Download a jpg/png image over http(s), refusing anything larger than ``max_bytes``."""
+async def fetch_image(url: str, *, fetcher: SafeFetcher) -> bytes:
+    """Download a jpg/png image over http(s) through ``fetcher`` (which refuses inside
+    addresses and bounds size and time); FetchRefused when it cannot be fetched."""
     if urlsplit(url).scheme not in ("http", "https"):
         raise ImageRejected("只能下载 http/https 地址的图片")
-    chunks: list[bytes] = []
-    size = 0
-    async with client.stream("GET", url) as response:
-        response.raise_for_status()
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
-                raise ImageRejected(f"图片超过 {max_bytes} 字节")
-            chunks.append(chunk)
-    data = b"".join(chunks)
+    try:
+        data = await fetcher.fetch(url)
+    except FetchTooLarge as exc:
+        raise ImageRejected(f"图片超过 {exc.limit} 字节") from exc
     if not data.startswith((_PNG, _JPEG)):
         raise ImageRejected("图片格式不支持（只能是 jpg 或 png）")
     return data
@@ -251,12 +250,25 @@ async def _rehost(
         return await upload(data, _filename(src, data))
     except ImageRejected as exc:
         reason = str(exc)
-    except httpx.HTTPError as exc:
-        reason = f"下载失败（{type(exc).__name__}）"
+    except (FetchRefused, httpx.HTTPError, OSError) as exc:
+        # Never why (refused address, connection refused, HTTP status): that would tell
+        # whoever typed the address which internal hosts and ports answer.
+        log.info("body image not fetched: %s", exc)
+        reason = UNFETCHABLE
     except PermanentError as exc:
         reason = exc.message
-    notes.append(f"正文图片 {src or '（无地址）'} 已删除：{reason}")
+    notes.append(f"正文图片 {_shown(src)} 已删除：{reason}")
     return None
+
+
+def _shown(src: str) -> str:
+    """The image address as staff see it in a note: no user, password, port or query."""
+    if not src:
+        return "（无地址）"
+    parts = urlsplit(src)
+    if not parts.scheme or not parts.hostname:
+        return src[:200]
+    return f"{parts.scheme}://{parts.hostname}{parts.path}"[:200]
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,10 @@ def translate(exc: BaseException, action: str, *, token_endpoint: bool = False) 
         return TemporaryError(f"微信：{action}超时", code="timeout")
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
         return ConfigurationError("微信：接口地址无效，请检查配置", code="invalid_url")
+    if isinstance(exc, requests.TooManyRedirects):
+        return ConfigurationError(
+            "微信：接口地址返回了跳转，为保护密钥已拒绝跟随，请检查接口地址", code="redirect"
+        )
     if isinstance(exc, requests.RequestException):
         return TemporaryError(f"微信：无法连接接口（{action}）", code="connection")
     if not isinstance(exc, WeChatClientException):

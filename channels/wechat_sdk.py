@@ -118,6 +118,9 @@ class _WeChatClient(WeChatClient):  # type: ignore[misc]
     ) -> None:
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = api_base if api_base.endswith("/") else api_base + "/"
+        # Calls go to the configured host only: a redirect (which could carry the secret
+        # or the token elsewhere) is refused with TooManyRedirects instead of followed.
+        self._http.max_redirects = 0
 
     def __repr__(self) -> str:
         return f"_WeChatClient(appid={self.appid!r}, api_base={self.API_BASE_URL!r})"

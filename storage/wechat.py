@@ -25,7 +25,14 @@ from channels.wechat_state import AccountConfig, JobRecord
 from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
 from storage.crypto import SecretBox
 from storage.models import Organization
-from storage.wechat_models import WechatAccount, WechatJob, WechatMedia, WechatToken
+from storage.wechat_models import (
+    WechatAccount,
+    WechatCallbackNonce,
+    WechatJob,
+    WechatMedia,
+    WechatPreviewRecipient,
+    WechatToken,
+)
 
 FINAL_JOB_STATES = ("finished", "failed")
 LOCK_SECONDS = 30.0
@@ -214,6 +221,57 @@ class DatabaseAccounts:
             return await WechatAccount.create(organization=org, **settings)
         await WechatAccount.filter(id=row.id).update(**settings)
         return await WechatAccount.get(id=row.id)
+
+
+async def remember_nonce(app_id: str, timestamp: str, nonce: str, *, keep: dt.timedelta) -> bool:
+    """Record the (timestamp, nonce) of a signed callback; False when this account already
+    received that pair (a replayed request, or WeChat re-sending an identical one).
+
+    Pairs older than ``keep`` (by then their timestamps are refused anyway) are pruned.
+    """
+    now = _now()
+    await WechatCallbackNonce.filter(received_at__lt=now - keep).delete()
+    try:
+        await WechatCallbackNonce.create(
+            app_id=app_id, timestamp=timestamp, nonce=nonce, received_at=now
+        )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def preview_recipients(organization_id: int) -> list[WechatPreviewRecipient]:
+    """The openids an administrator registered for previews of unreleased items."""
+    return await WechatPreviewRecipient.filter(organization_id=organization_id).order_by("id")
+
+
+async def is_preview_recipient(organization_id: int, openid: str) -> bool:
+    """Whether ``openid`` is registered for the organization's previews."""
+    return await WechatPreviewRecipient.exists(organization_id=organization_id, openid=openid)
+
+
+async def add_preview_recipient(
+    organization_id: int, openid: str, *, name: str = "", added_by: str = ""
+) -> WechatPreviewRecipient | None:
+    """Register an openid; None when it is registered already."""
+    if await is_preview_recipient(organization_id, openid):
+        return None
+    try:
+        return await WechatPreviewRecipient.create(
+            organization_id=organization_id, openid=openid, name=name, added_by=added_by
+        )
+    except IntegrityError:  # registered by someone else at the same moment
+        return None
+
+
+async def remove_preview_recipient(
+    organization_id: int, recipient_id: int
+) -> WechatPreviewRecipient | None:
+    """Remove one registration; the removed row, or None when there was none."""
+    row = await WechatPreviewRecipient.get_or_none(id=recipient_id, organization_id=organization_id)
+    if row is not None:
+        await WechatPreviewRecipient.filter(id=row.id).delete()
+    return row
 
 
 def cover_path(data_dir: Path, org_code: str) -> Path:

@@ -114,3 +114,37 @@ class WechatEvent(Model):
 
     class Meta:
         table = "wechat_event"
+
+
+class WechatPreviewRecipient(Model):
+    """An openid an administrator registered to receive previews of items not yet
+    released: a reviewer phone, used before signing the 保密审查."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="wechat_preview_recipients", on_delete=fields.CASCADE
+    )
+    organization_id: int
+    openid = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=32, default="")
+    added_by = fields.CharField(max_length=64, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "wechat_preview_recipient"
+        unique_together = (("organization", "openid"),)
+
+
+class WechatCallbackNonce(Model):
+    """A (timestamp, nonce) pair a signed callback used, kept while its signature would
+    still be accepted, so a replayed request is recognised and refused."""
+
+    id = fields.IntField(primary_key=True)
+    app_id = fields.CharField(max_length=32)
+    timestamp = fields.CharField(max_length=16)
+    nonce = fields.CharField(max_length=64)
+    received_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "wechat_callback_nonce"
+        unique_together = (("app_id", "timestamp", "nonce"),)

@@ -7,6 +7,7 @@ stored one unchanged, and no secret is ever put back into a page or the audit lo
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from bot.settings import Settings
 from bot.web.wechat_settings import WechatSettingsIn
 from channels.base import ChannelError
 from storage import audit
+from storage import wechat as wechat_store
 from storage.models import Organization
 from storage.wechat_models import WechatAccount
 
@@ -27,7 +29,14 @@ log = logging.getLogger("gongkai.console")
 router = APIRouter(prefix="/channels")
 AdminDep = Annotated[ConsoleUser, Depends(require_role("admin"))]
 
-ACTION_LABELS.update({"settings.wechat": "修改微信公众号设置", "channel.tested": "测试渠道连接"})
+ACTION_LABELS.update(
+    {
+        "settings.wechat": "修改微信公众号设置",
+        "channel.tested": "测试渠道连接",
+        "settings.wechat_preview_recipient": "修改微信预览接收人",
+    }
+)
+OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SECRET_FIELDS = ("secret", "token", "encoding_aes_key")
 SECRET_LABELS = {"secret": "AppSecret", "token": "Token", "encoding_aes_key": "EncodingAESKey"}
 FIELD_MESSAGES = {
@@ -96,6 +105,7 @@ async def _page(
     org: OrgRef,
     *,
     form: FormState | None = None,
+    recipient_form: FormState | None = None,
     results: dict[str, tuple[bool, str]] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -116,6 +126,8 @@ async def _page(
         kind_options=KIND_OPTIONS,
         server=_server(request.app.state.runtime.settings),
         results=results or {},
+        recipients=await wechat_store.preview_recipients(org.id),
+        recipient_form=recipient_form or FormState(),
     )
 
 
@@ -149,6 +161,9 @@ async def save_wechat(request: Request, user: AdminDep) -> Response:
         settings = None
     if existing is None and not raw.get("secret"):
         form.errors.setdefault("secret", "首次设置公众号时须填写 AppSecret")
+    if existing is not None and raw.get("appid", "") != existing.app_id and not raw.get("secret"):
+        # The secret is bound to its account: a new AppID must not inherit the stored one.
+        form.errors.setdefault("secret", "更换 AppID 时须重新填写 AppSecret")
     taken = WechatAccount.filter(app_id=raw.get("appid", "")).exclude(organization_id=org.id)
     if settings is not None and await taken.exists():
         form.errors["appid"] = "这个 AppID 已被其他机构使用"
@@ -183,6 +198,53 @@ async def save_wechat(request: Request, user: AdminDep) -> Response:
     )
     flash(request, "微信公众号设置已保存。建议点击“测试连接”确认可以连通。")
     return RedirectResponse("/console/channels", status_code=303)
+
+
+@router.post("/wechat/preview-recipients", response_class=HTMLResponse)
+async def add_preview_recipient(request: Request, user: AdminDep) -> Response:
+    """Register a reviewer's openid: previews of items not yet approved go only there."""
+    org = _org(request, user)
+    data = await request.form()
+    openid = str(data.get("openid") or "").strip()
+    name = str(data.get("name") or "").strip()
+    form = FormState(values={"openid": openid, "name": name})
+    if not OPENID.fullmatch(openid):
+        form.errors["openid"] = "openid 为 1 至 64 位字母、数字、下划线或短横线"
+    if len(name) > 32:
+        form.errors["name"] = "姓名最多 32 个字"
+    if not form.errors and await wechat_store.is_preview_recipient(org.id, openid):
+        form.errors["openid"] = "这个 openid 已经是预览接收人"
+    if form.errors:
+        return await _page(request, org, recipient_form=form, status_code=400)
+    await wechat_store.add_preview_recipient(org.id, openid, name=name, added_by=user.username)
+    await _log_recipients(request, user, org, {"添加": openid, "姓名": name or "（未填）"})
+    flash(request, "已添加预览接收人。未经审核的信息只能发送预览到这些微信号。")
+    return RedirectResponse("/console/channels", status_code=303)
+
+
+@router.post("/wechat/preview-recipients/{recipient_id}/delete")
+async def remove_preview_recipient(request: Request, user: AdminDep, recipient_id: int) -> Response:
+    org = _org(request, user)
+    row = await wechat_store.remove_preview_recipient(org.id, recipient_id)
+    if row is None:
+        raise ConsoleError(404, "没有找到这个预览接收人。")
+    await _log_recipients(request, user, org, {"删除": row.openid, "姓名": row.name or "（未填）"})
+    flash(request, "已删除预览接收人。")
+    return RedirectResponse("/console/channels", status_code=303)
+
+
+async def _log_recipients(
+    request: Request, user: ConsoleUser, org: OrgRef, detail: dict[str, Any]
+) -> None:
+    await audit.record(
+        "settings.wechat_preview_recipient",
+        user_id=user.id,
+        username=user.username,
+        organization_id=org.id,
+        target=f"wechat_preview:{org.code}",
+        detail=detail,
+        ip=client_ip(request),
+    )
 
 
 async def _check(request: Request, org: OrgRef, target: str) -> tuple[bool, str]:

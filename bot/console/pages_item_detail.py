@@ -19,13 +19,19 @@ from bot.delivery import FINAL
 from bot.publishing import Conflict, InputError
 from bot.web.schemas import ItemOut
 from bot.web.views import load_item_out
-from storage.items import UNRELEASED
+from bot.wechat_preview import PreviewRefused, check_recipient
+from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item
 from storage.reviews import reviews_of
+from storage.wechat import preview_recipients
 
 router = APIRouter(prefix="/items")
 ReaderDep = Annotated[ConsoleUser, Depends(require_role("editor", "reviewer", "admin"))]
 EditorDep = Annotated[ConsoleUser, Depends(require_role("editor", "admin"))]
+PREVIEWERS = ("editor", "reviewer", "admin")
+NOT_A_RECIPIENT = (
+    "这条信息尚未通过保密审查，只能发送预览到管理员登记的预览接收人（渠道设置—预览接收人）。"
+)
 DECISION_LABELS = {
     "approved": "审核通过",
     "rejected": "退回修改",
@@ -86,6 +92,12 @@ async def _page(
         may_edit=item.status in UNRELEASED or item.status == "active",
         may_cancel=item.status in UNRELEASED or item.status == "active",
         wechat=any(d.channel == "wechat" for d in out.deliveries) and "wechat" in runtime.channels,
+        may_preview=can(user, item.organization_id, *PREVIEWERS),
+        preview_any=item.status == ItemStatus.ACTIVE,
+        preview_options=[
+            (r.openid, f"{r.name}（{r.openid}）" if r.name else r.openid)
+            for r in await preview_recipients(item.organization_id)
+        ],
         settled=_settled(out),
         L=forms,
     )
@@ -165,9 +177,15 @@ async def withdraw(
 
 @router.post("/{item_id}/wechat-preview", response_class=HTMLResponse)
 async def wechat_preview(
-    request: Request, user: EditorDep, item_id: int, openid: Annotated[str, Form()] = ""
+    request: Request, user: ReaderDep, item_id: int, openid: Annotated[str, Form()] = ""
 ) -> Response:
-    item = await item_in_scope(user, item_id, *WRITERS)
+    item = await item_in_scope(user, item_id, *PREVIEWERS)  # a reviewer previews before signing
+    try:
+        if openid.strip():
+            await check_recipient(item, openid)
+    except PreviewRefused:
+        form = FormState(values={"openid": openid}, errors={"openid": NOT_A_RECIPIENT})
+        return await _page(request, user, item, form=form, status_code=403)
     try:
         await publishing.preview_wechat(item, openid, channels=runtime_of(request).channels)
     except InputError:

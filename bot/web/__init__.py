@@ -20,6 +20,7 @@ from bot.web.health import router as health_router
 from bot.web.registers import router as registers_router
 from bot.web.reminders import router as reminders_router
 from bot.web.wechat_callback import router as wechat_callback_router
+from bot.web.wechat_previews import router as wechat_previews_router
 from bot.web.wechat_settings import router as wechat_settings_router
 from storage.db import DATABASE_DOWN_ERRORS
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(reminders_router)
     app.include_router(registers_router)
     app.include_router(wechat_settings_router)
+    app.include_router(wechat_previews_router)
     app.include_router(health_router)
     app.include_router(wechat_callback_router)
     console.install(app, settings)

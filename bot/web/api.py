@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from bot import publishing, review, submission
+from bot import publishing, review, submission, wechat_preview
 from bot.publishing import Conflict, InputError, ItemInput
 from bot.report import channel_section
 from bot.web.deps import (
@@ -223,6 +223,10 @@ async def preview_item(
     """Send the WeChat article to a reviewer's phone before the broadcast."""
     item = await item_for(principal, item_id)
     principal.require(item.organization_id, *EDITORS)
+    try:
+        await wechat_preview.check_recipient(item, data.openid)
+    except wechat_preview.PreviewRefused as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     try:
         await publishing.preview_wechat(item, data.openid, channels=runtime.channels)
     except (Conflict, InputError) as exc:

@@ -6,6 +6,13 @@ and nonce) in plain mode, ``msg_signature`` (which also covers the ciphertext) i
 mode. A request that fails it gets 403 and nothing is stored or changed. Signatures and
 secrets are never logged.
 
+Replay: a signature is accepted only within ``MAX_SKEW_SECONDS`` of its timestamp, and
+each (timestamp, nonce) pair only once (``storage.wechat.remember_nonce``, kept in the
+database for the whole window): a repeated pair answers "success" and changes nothing.
+In plain mode the body is not signed, so this is what stops a captured signature from
+carrying a forged body; job events must also name a job Gongkai sent, with plausible
+counts (``bot.wechat_events.implausible``).
+
 WeChat waits 5 seconds and then re-sends the identical request (3 attempts in all), so
 every callback is stored first under its dedupe key; a repeat answers "success" at once.
 Job events answer "success" and are applied by a background task (``process_pending``);
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -33,6 +41,7 @@ from bot.app import Runtime
 from bot.web.deps import RuntimeDep
 from bot.wechat_events import JOB_KINDS, dedupe_key, kind_of, process_pending, record, reply_for
 from channels.wechat_state import AccountConfig
+from storage.wechat import remember_nonce
 from storage.wechat_models import WechatAccount
 
 log = logging.getLogger("gongkai.wechat.callback")
@@ -66,6 +75,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 MAX_SKEW_SECONDS = 300
+# A pair is accepted while its timestamp is within the skew of now (either side), so it
+# must be remembered for twice the skew after it arrived; a minute more for clock steps.
+NONCE_KEEP = dt.timedelta(seconds=2 * MAX_SKEW_SECONDS + 60)
+MAX_NONCE_CHARS = 64
 router = APIRouter(prefix="/wechat/callback", include_in_schema=False, lifespan=_lifespan)
 SignedDep = Annotated[Signed, Query()]
 
@@ -115,7 +128,10 @@ def _echo(account: AccountConfig, q: Signed, echostr: str) -> str:
 
 def _check_fresh(account: AccountConfig, q: Signed) -> None:
     """Refuse old timestamps: in plain mode the signature does not cover the body, so
-    this bounds how long a captured signature could be replayed."""
+    this bounds how long a captured signature could be replayed (and the remembered
+    nonces make even that once only)."""
+    if len(q.nonce) > MAX_NONCE_CHARS or len(q.timestamp) > 16:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "nonce or timestamp too long")
     try:
         skew = abs(time.time() - int(q.timestamp))
     except ValueError:
@@ -186,6 +202,14 @@ async def _receive(
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "callback too large")
     msg = _parse(account, _open(account, q, body))
+    if not await remember_nonce(account.app_id, q.timestamp, q.nonce, keep=NONCE_KEEP):
+        # The signature is right but was used before: a replay (in plain mode the body is
+        # not signed, so it could be anything) or WeChat re-sending the identical request.
+        # "success" stops WeChat's retries; nothing is stored or changed.
+        log.warning(
+            "WeChat callback for %s: timestamp and nonce seen before, ignored", account.org_code
+        )
+        return _success()
     raw: dict[str, Any] = msg._data
     kind = kind_of(raw)
     is_job = kind in JOB_KINDS

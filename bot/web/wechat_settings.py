@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.web.deps import ADMINS, PrincipalDep, RuntimeDep, field_error
 from channels.base import ChannelError
+from storage import audit
 from storage.models import Organization
 from storage.wechat_models import WechatAccount
 
@@ -87,6 +88,12 @@ async def put_wechat(
         raise field_error("secret", "required when the account is first configured")
     if data.api_base and not re.match(r"^https?://", data.api_base):
         raise field_error("api_base", "must start with http:// or https://")
+    moved = _moved(existing, data)
+    if moved and not data.secret:
+        # The secret is bound to where it goes: a new address or AppID must not inherit it.
+        raise field_error(
+            "secret", f"changing {moved} requires the AppSecret again in the same request"
+        )
     taken = (
         await WechatAccount.filter(app_id=data.appid)
         .exclude(organization_id=organization.id)
@@ -148,8 +155,35 @@ async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) ->
     try:
         message = await channel.check_account(organization.code)  # type: ignore[attr-defined]
     except ChannelError as error:
-        return {"status": "error", "message": error.message}
-    return {"status": "ok", "message": message}
+        result = {"status": "error", "message": error.message}
+    else:
+        result = {"status": "ok", "message": message}
+    await audit.record(  # outside a transaction: no database change to bind it to
+        "settings.wechat_test",
+        username=principal.name,
+        token_id=principal.token_id,
+        organization_id=organization.id,
+        target=f"org:{org}",
+        detail={"result": result["status"], "message": result["message"][:300]},
+        ip=principal.ip,
+        outcome="ok" if result["status"] == "ok" else "failed",
+    )
+    return result
+
+
+def _moved(existing: WechatAccount | None, data: WechatSettingsIn) -> str:
+    """Which of AppID and API address the request changes ("" for neither)."""
+    if existing is None:
+        return ""
+    changed = [
+        name
+        for name, old, new in (
+            ("appid", existing.app_id, data.appid),
+            ("api_base", existing.api_base, data.api_base),
+        )
+        if old != new
+    ]
+    return " and ".join(changed)
 
 
 async def _org(principal: PrincipalDep, code: str) -> Organization:

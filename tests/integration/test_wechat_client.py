@@ -168,7 +168,7 @@ class TestAccessToken:
         store = MemoryTokenStore()
         api = make_api(store)
         token = await api.access_token()
-        stored = await store.get(APPID)
+        stored = await store.get(api.store_key)
         shown = repr(api) + repr(store) + repr(stored) + repr(api._client)
         assert SECRET not in shown
         assert token not in shown
@@ -309,7 +309,8 @@ class TestErrors:
     ) -> None:
         """requests puts the URL (with access_token) in its error text; the cause is redacted."""
         store = MemoryTokenStore()
-        token = await make_api(store).access_token()
+        first = make_api(store)
+        token = await first.access_token()
         with socket.socket() as unused:
             unused.bind(("127.0.0.1", 0))
             dead_base = f"http://127.0.0.1:{unused.getsockname()[1]}/cgi-bin/"
@@ -321,6 +322,10 @@ class TestErrors:
             media=MemoryMediaStore(),
             timeout=2.0,
         )
+        # Tokens are kept per API address; pretend this address had issued one.
+        stored = await store.get(first.store_key)
+        assert stored is not None
+        await store.put(api.store_key, stored)
         try:
             with pytest.raises(TemporaryError) as caught:
                 await api.quota("/cgi-bin/draft/add")

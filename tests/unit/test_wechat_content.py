@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from channels.base import PermanentError, TemporaryError
+from channels.safe_fetch import FetchRefused, SafeFetcher
 from channels.wechat_content import (
     STYLES,
     ImageRejected,
@@ -134,6 +135,22 @@ class TestRewriteImages:
         assert "https://e.cn/missing.png" in notes[0]
         assert "jpg 或 png" in notes[1]
 
+    async def test_the_note_never_says_why_a_fetch_failed(self) -> None:
+        """Refused address, refused connection: staff read only 图片无法获取, no port."""
+
+        async def refused(url: str) -> bytes:
+            if "8080" in url:
+                raise FetchRefused("refused address: 10.0.0.8 is private")
+            raise httpx.ConnectError("All connection attempts failed")
+
+        html = '<img src="http://10.0.0.8:8080/a.png?k=1"><img src="http://10.0.0.9:22/b.png">'
+        out, notes = await rewrite_images(html, fetch=refused, upload=_Uploader())
+        assert out == ""
+        assert notes == [
+            "正文图片 http://10.0.0.8/a.png 已删除：图片无法获取",
+            "正文图片 http://10.0.0.9/b.png 已删除：图片无法获取",
+        ]
+
     async def test_permanent_upload_errors_drop_the_image(self) -> None:
         """A WeChat rejection of one image drops that image only."""
         upload = _Uploader(PermanentError("微信：图片格式不支持（40005）", code="40005"))
@@ -150,43 +167,44 @@ class TestRewriteImages:
             await rewrite_images('<img src="https://e.cn/a.png">', fetch=_fetch_png, upload=upload)
 
 
-def _client(body: bytes, status: int = 200) -> httpx.AsyncClient:
+async def _public(host: str, port: int) -> list[str]:
+    return ["93.184.216.34"]  # a public address: the fetcher's address checks pass
+
+
+def _client(body: bytes, status: int = 200) -> SafeFetcher:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=body)
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return SafeFetcher(resolve=_public, transport=httpx.MockTransport(handler), max_bytes=1000)
 
 
 class TestFetchImage:
     async def test_png_and_jpeg_are_accepted(self) -> None:
         """PNG and JPEG content is returned as downloaded."""
         for body in (PNG, JPEG):
-            async with _client(body) as client:
-                assert await fetch_image("https://e.cn/a", client=client) == body
+            fetcher = _client(body)
+            assert await fetch_image("https://e.cn/a", fetcher=fetcher) == body
+            await fetcher.aclose()
 
     async def test_other_content_is_rejected(self) -> None:
         """Content without PNG/JPEG magic bytes is rejected."""
-        async with _client(b"GIF89a....") as client:
-            with pytest.raises(ImageRejected, match="jpg 或 png"):
-                await fetch_image("https://e.cn/a.gif", client=client)
+        with pytest.raises(ImageRejected, match="jpg 或 png"):
+            await fetch_image("https://e.cn/a.gif", fetcher=_client(b"GIF89a...."))
 
     async def test_size_limit_is_enforced(self) -> None:
-        """Images larger than max_bytes are rejected."""
-        async with _client(PNG + b"\x00" * 100) as client:
-            with pytest.raises(ImageRejected, match="50 字节"):
-                await fetch_image("https://e.cn/a.png", client=client, max_bytes=50)
+        """Images larger than the fetcher's limit are rejected, naming the limit."""
+        with pytest.raises(ImageRejected, match="1000 字节"):
+            await fetch_image("https://e.cn/a.png", fetcher=_client(PNG + b"\x00" * 1000))
 
     async def test_only_http_urls_are_fetched(self) -> None:
         """file: and other schemes are refused before any request."""
-        async with _client(PNG) as client:
-            with pytest.raises(ImageRejected, match="http"):
-                await fetch_image("file:///etc/passwd", client=client)
+        with pytest.raises(ImageRejected, match="http"):
+            await fetch_image("file:///etc/passwd", fetcher=_client(PNG))
 
     async def test_http_errors_raise(self) -> None:
-        """A non-2xx answer raises httpx's status error."""
-        async with _client(b"", status=404) as client:
-            with pytest.raises(httpx.HTTPStatusError):
-                await fetch_image("https://e.cn/a.png", client=client)
+        """A non-2xx answer is a refused fetch."""
+        with pytest.raises(FetchRefused):
+            await fetch_image("https://e.cn/a.png", fetcher=_client(b"", status=404))
 
 
 class TestLimits:
