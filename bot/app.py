@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.deadlines import WorkCalendar
 from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
-from bot.scheduler import build_scheduler
+from bot.scheduler import Wakeups, build_scheduler
 from bot.settings import Settings
 from bot.wechat_events import process_pending
 from channels.base import Channel
@@ -44,6 +44,7 @@ class Runtime:
     wechat: WechatStores
     calendar: WorkCalendar  # working days; a broken override file fails at start
     scheduler: AsyncIOScheduler | None = None
+    wakeups: Wakeups | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
             )
             runtime.scheduler = build_scheduler(runtime.dispatcher, settings, extra=[events])
             runtime.scheduler.start()
+            runtime.wakeups = Wakeups.start(runtime.dispatcher, settings.effective_database_url)
             stack.push_async_callback(_stop_worker, runtime)
             log.info("worker %s started", runtime.dispatcher.worker)
         yield runtime
@@ -124,4 +126,6 @@ async def _stop_worker(runtime: Runtime) -> None:
     if runtime.scheduler is not None:
         runtime.scheduler.shutdown(wait=False)
     await runtime.dispatcher.drain(grace_seconds=runtime.settings.shutdown_grace_seconds)
+    if runtime.wakeups is not None:
+        await runtime.wakeups.stop()
     log.info("worker %s stopped", runtime.dispatcher.worker)

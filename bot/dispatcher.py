@@ -165,27 +165,73 @@ class Dispatcher:
         self.rng = rng or random.Random()  # noqa: S311 (jitter, not security)
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
+        # One claim at a time, whichever job asks (dispatch tick, sweep, the refill loop),
+        # so free slots are counted after the previous claim has started its work.
+        self._claiming = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._backlog = False  # more may be due than the last claim could take
+        self._signals = 0  # wake() calls so far, to tell a signal that raced a claim
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     async def tick(self) -> int:
-        """Claim what is due (up to the free slots) and start it; returns how many started."""
-        free = min(self.batch, self.concurrency - len(self._in_flight))
-        if self._stopping or free <= 0:
-            return 0
-        claim = await outbox.claim(
-            worker=self.worker, now=self.clock(), lease_seconds=self.lease_seconds, limit=free
-        )
-        if not claim.delivery_ids:
-            return 0
-        singles, batches = await self._group(claim)
-        for delivery in singles:
-            self._start([delivery.id], self._guarded_run(delivery, claim.token))
-        for ids in batches:
-            self._start(ids, self._guarded_batch(ids, claim.token))
-        return len(singles) + sum(len(ids) for ids in batches)
+        """Claim what is due (up to the free slots) and start it; returns how many started.
+
+        Claims are serialised, so two jobs ticking at once never hold more than
+        ``concurrency`` deliveries between them.
+        """
+        async with self._claiming:
+            if self._stopping:
+                return 0
+            free = min(self.batch, self.concurrency - len(self._in_flight))
+            if free <= 0:
+                self._backlog = True  # unknown: look again when a slot frees
+                return 0
+            signals = self._signals
+            claim = await outbox.claim(
+                worker=self.worker, now=self.clock(), lease_seconds=self.lease_seconds, limit=free
+            )
+            singles, batches = await self._group(claim) if claim.delivery_ids else ([], [])
+            for delivery in singles:
+                self._start([delivery.id], self._guarded_run(delivery, claim.token))
+            for ids in batches:
+                self._start(ids, self._guarded_batch(ids, claim.token))
+            if len(claim.delivery_ids) >= free:
+                self._backlog = True  # took all it could: more may be waiting
+            elif self._signals == signals:
+                self._backlog = False  # took everything due, and nothing new was signalled
+            return len(singles) + sum(len(ids) for ids in batches)
+
+    def wake(self) -> None:
+        """Something became due (a notification): claim now if a slot is free, else as soon
+        as one frees."""
+        self._signals += 1
+        self._backlog = True
+        self._wakeup.set()
+
+    def _free(self) -> int:
+        return self.concurrency - len(self._in_flight)
+
+    async def run(self, *, error_pause: float = 1.0) -> None:
+        """The refill loop of a worker: claim whenever a slot frees while work is due, or
+        when woken; sleeps otherwise (the scheduler's tick is the safety net for work that
+        falls due by the clock: scheduled items, retries after a backoff)."""
+        while not self._stopping:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if self._stopping or self._free() <= 0:
+                continue  # a finishing delivery wakes us again
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("claiming due deliveries failed; trying again shortly")
+                await asyncio.sleep(error_pause)
+                self._wakeup.set()
+                continue
+            if self._backlog and self._free() > 0:
+                self._wakeup.set()  # the batch size, not the slots, cut the claim short
 
     def _start(self, delivery_ids: list[int], work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -247,6 +293,8 @@ class Dispatcher:
         for delivery_id, running in list(self._in_flight.items()):
             if running is task:
                 del self._in_flight[delivery_id]
+        if self._backlog and not self._stopping:
+            self._wakeup.set()  # a slot is free and work may be due: refill at once
 
     async def run_until_idle(self, *, limit_seconds: float = 60.0) -> None:
         """Tick until nothing is in flight or due before the limit (for tests and benchmarks)."""
@@ -540,6 +588,7 @@ class Dispatcher:
     async def drain(self, *, grace_seconds: float) -> None:
         """Stop claiming, let in-flight deliveries finish, release what is left."""
         self._stopping = True
+        self._wakeup.set()  # let the refill loop see it and return
         tasks = list(self._in_flight.values())
         if not tasks:
             return

@@ -2,18 +2,27 @@
 
 Nothing durable lives in the job store. On start the jobs are added from code, and the
 first sweep finds whatever fell due while the process was down.
+
+Between ticks the dispatcher's refill loop (``Wakeups``) keeps its slots full: it claims
+when a delivery finishes while work is due, and when woken by a notification that an
+item was queued (PostgreSQL LISTEN/NOTIFY, or the in-process signal on SQLite). The tick
+is the safety net: scheduled items, backoffs that end, missed notifications.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.dispatcher import Dispatcher
 from bot.settings import Settings
+from storage import wakeup
 
 log = logging.getLogger("gongkai.scheduler")
 
@@ -59,3 +68,32 @@ def build_scheduler(
             misfire_grace_time=None,
         )
     return scheduler
+
+
+@dataclass
+class Wakeups:
+    """A worker's refill loop and what wakes it; ``stop`` after the dispatcher drains."""
+
+    dispatcher: Dispatcher
+    loop: asyncio.Task[None]
+    listener: wakeup.DueListener | None
+
+    @classmethod
+    def start(cls, dispatcher: Dispatcher, database_url: str) -> Wakeups:
+        wakeup.subscribe(dispatcher.wake)
+        listener = None
+        if database_url.startswith("postgres"):
+            listener = wakeup.DueListener(database_url, dispatcher.wake)
+            listener.start()
+        loop = asyncio.create_task(dispatcher.run(), name="gongkai-refill")
+        dispatcher.wake()  # whatever is due already, without waiting for the first tick
+        return cls(dispatcher, loop, listener)
+
+    async def stop(self) -> None:
+        wakeup.unsubscribe(self.dispatcher.wake)
+        if self.listener is not None:
+            await self.listener.stop()
+        if not self.loop.done():
+            self.loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.loop

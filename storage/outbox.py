@@ -21,7 +21,8 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from bot.delivery import CLAIMABLE, Decision, State, Step, predecessors
-from storage.db import is_postgres
+from storage import wakeup
+from storage.db import connection, is_postgres
 from storage.ledger import local_date
 from storage.models import Delivery, DeliveryAttempt, Item, Posting, Publication
 
@@ -50,8 +51,9 @@ async def create_deliveries(
     """Create one pending delivery per channel; call inside the item's transaction.
 
     ``held`` (an item waiting for its 保密审查): no ``next_attempt_at``, so never claimed.
+    Deliveries due now wake the workers when the transaction commits.
     """
-    return [
+    created = [
         await Delivery.create(
             item=item,
             channel=channel,
@@ -64,15 +66,21 @@ async def create_deliveries(
         )
         for channel in channels
     ]
+    if created and not held and item.publish_at <= dt.datetime.now(dt.UTC):
+        await wakeup.notify_due(conn)
+    return created
 
 
 async def release_held(item: Item, *, now: dt.datetime, conn: BaseDBAsyncClient) -> int:
     """Let the item's held deliveries go out at its publish time (or now, if that has passed)."""
-    return await (
+    released: int = await (
         Delivery.filter(item_id=item.id, state=State.PENDING, next_attempt_at__isnull=True)
         .using_db(conn)
         .update(next_attempt_at=max(item.publish_at, now), updated_at=now)
     )
+    if released and item.publish_at <= now:
+        await wakeup.notify_due(conn)
+    return released
 
 
 async def drop_held(item_id: int, *, conn: BaseDBAsyncClient) -> int:
@@ -281,6 +289,8 @@ async def apply_decision(
         values["step"] = Step.CONFIRM
     if decision.state is not State.PUBLISHED:
         await _change(delivery.id, decision.state, lease_token=lease_token, **values)
+        if decision.state is State.PENDING:
+            await wakeup.notify_due(connection())
         return
     async with in_transaction() as conn:
         await _change(
@@ -421,17 +431,22 @@ async def release(delivery: Delivery, target: State, *, now: dt.datetime, reason
         next_attempt_at=now if target is State.PENDING else None,
         last_error=reason,
     )
+    if target is State.PENDING:
+        await wakeup.notify_due(connection())  # another worker may take it at once
 
 
 async def retry(delivery_id: int, *, now: dt.datetime) -> None:
     """Staff asked for one more try: a fresh attempt budget, due now."""
-    await _change(
-        delivery_id,
-        State.PENDING,
-        sources=(State.FAILED, State.UNCERTAIN, State.RETRY_WAIT),
-        next_attempt_at=now,
-        attempts=0,
-    )
+    async with in_transaction() as conn:
+        await _change(
+            delivery_id,
+            State.PENDING,
+            conn=conn,
+            sources=(State.FAILED, State.UNCERTAIN, State.RETRY_WAIT),
+            next_attempt_at=now,
+            attempts=0,
+        )
+        await wakeup.notify_due(conn)
 
 
 async def resolve_uncertain_as_published(delivery_id: int, *, now: dt.datetime) -> None:
