@@ -28,6 +28,7 @@ class Organization(Model):
 
     class Meta:
         table = "organization"
+        indexes = (("parent_id",),)  # a county's townships, for rollups and scopes
 
 
 class ApiToken(Model):
@@ -110,6 +111,13 @@ class Item(Model):
     class Meta:
         table = "item"
         unique_together = (("organization", "index_no", "revision"),)
+        # The API's list (newest publish_at first), the console's (newest created first),
+        # the dashboard's day; and the revision chain.
+        indexes = (
+            ("organization_id", "publish_at"),
+            ("organization_id", "created_at"),
+            ("supersedes_id",),
+        )
 
 
 class Delivery(Model):
@@ -129,6 +137,7 @@ class Delivery(Model):
     lease_expires_at = fields.DatetimeField(null=True)
     idempotency_key = fields.CharField(max_length=64)
     # Deliveries committed together (a multi-article WeChat broadcast) share this key.
+    # Its index is made by migration 0015 (AddField in 0003 did not create it).
     batch_key = fields.CharField(max_length=32, null=True, db_index=True)
     priority = fields.SmallIntField(default=0)  # the item's, copied: claims never join
     prepared: dict[str, object] = fields.JSONField(default=dict)
@@ -147,7 +156,7 @@ class Delivery(Model):
     class Meta:
         table = "delivery"
         unique_together = (("channel", "idempotency_key"),)
-        indexes = (("state", "next_attempt_at"),)
+        indexes = (("state", "next_attempt_at"), ("item_id",))
 
 
 class DeliveryAttempt(Model):
@@ -169,6 +178,7 @@ class DeliveryAttempt(Model):
 
     class Meta:
         table = "delivery_attempt"
+        indexes = (("delivery_id",),)
 
 
 class Publication(Model):
@@ -198,7 +208,10 @@ class Publication(Model):
     class Meta:
         table = "publication"
         # Covers the tally query: PostgreSQL answers it from the index alone.
-        indexes = (("organization_id", "local_date", "lineage_id", "channel", "normative"),)
+        indexes = (
+            ("organization_id", "local_date", "lineage_id", "channel", "normative"),
+            ("item_id",),
+        )
 
 
 class Posting(Model):

@@ -36,3 +36,4 @@ class Review(Model):
 
     class Meta:
         table = "review"
+        indexes = (("item_id",),)
