@@ -37,7 +37,7 @@ from bot.web.schemas import (
     RetryIn,
     WithdrawIn,
 )
-from bot.web.views import load_item_out, org_out
+from bot.web.views import load_item_out, load_items_out, org_out
 from storage import audit
 from storage.ledger import BUSINESS_TZ, backfilled_items, wechat_reach
 from storage.models import Item, Organization
@@ -154,7 +154,7 @@ async def list_items(
         query = query.filter(publish_at__lt=_start_of(until + dt.timedelta(days=1)))
     total = await query.count()
     page = await query.offset(offset).limit(limit)
-    return ItemPage(total=total, items=[await load_item_out(i, with_log=False) for i in page])
+    return ItemPage(total=total, items=await load_items_out(page))
 
 
 def _start_of(day: dt.date) -> dt.datetime:

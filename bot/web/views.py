@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut, ReachOut
 from storage.items import UNRELEASED
@@ -109,25 +112,33 @@ def item_out(item: Item, deliveries: list[DeliveryOut]) -> ItemOut:
 
 async def load_item_out(item: Item, *, with_log: bool = True) -> ItemOut:
     """The item with every delivery, its posting and (optionally) its attempt log."""
-    query = Delivery.filter(item_id=item.id).order_by("id")
+    return (await load_items_out([item], with_log=with_log))[0]
+
+
+async def load_items_out(items: Sequence[Item], *, with_log: bool = False) -> list[ItemOut]:
+    """Several items (their organization fetched) with their deliveries, postings, WeChat
+    jobs and (optionally) attempt logs: a fixed number of queries however many items."""
+    if not items:
+        return []
+    query = Delivery.filter(item_id__in=[i.id for i in items]).order_by("id")
     if with_log:
         query = query.prefetch_related("attempt_log")
     deliveries = list(await query)
-    postings = {
-        p.delivery_id: p for p in await Posting.filter(delivery_id__in=[d.id for d in deliveries])
-    }
+    ids = [d.id for d in deliveries]
+    postings = {p.delivery_id: p for p in await Posting.filter(delivery_id__in=ids)} if ids else {}
     keys = [d.batch_key or d.idempotency_key for d in deliveries if d.channel == "wechat"]
     jobs = {j.batch_key: j for j in await WechatJob.filter(batch_key__in=keys)} if keys else {}
-    out = [
-        delivery_out(
-            d,
-            posting=postings.get(d.id),
-            with_log=with_log,
-            job=jobs.get(d.batch_key or d.idempotency_key),
+    by_item: dict[int, list[DeliveryOut]] = defaultdict(list)
+    for d in deliveries:
+        by_item[d.item_id].append(
+            delivery_out(
+                d,
+                posting=postings.get(d.id),
+                with_log=with_log,
+                job=jobs.get(d.batch_key or d.idempotency_key),
+            )
         )
-        for d in deliveries
-    ]
-    return item_out(item, out)
+    return [item_out(item, by_item[item.id]) for item in items]
 
 
 async def org_out(org: Organization) -> OrgOut:
