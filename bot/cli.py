@@ -9,27 +9,17 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from pydantic import ValidationError
 
-from bot.annual.document import Finding
-from bot.annual.export import build_report, default_format, export, kind_for_path
-from bot.annual.formats import FORMATS
-from bot.annual.source import figures_for_report
-from bot.app import open_runtime
-from bot.deadlines import WorkCalendar
-from bot.publishing import InputError, ItemInput
-from bot.report import channel_section
-from bot.settings import Settings, load_settings
-from bot.web.views import load_item_out
-from storage import audit, users
-from storage.console_models import ROLES, User
-from storage.db import close_database, open_database
-from storage.models import ApiToken, Item, Organization
-from storage.tokens import create_token, revoke_token
-from storage.wechat_models import WechatAccount
+# Each command imports what it uses, so `gongkai --help` and the light commands start
+# without the web app, the ORM models, the report builders or the channels.
+if TYPE_CHECKING:
+    from bot.annual.document import Finding
+    from bot.settings import Settings
+    from storage.console_models import User
+    from storage.models import Organization
 
 app = typer.Typer(
     help="Gongkai 公开: publish government information once, on every channel.",
@@ -52,6 +42,9 @@ DEFAULT_CHANNELS = "website,noticeboard"
 
 def _run(factory: Callable[[Settings], Awaitable[T]]) -> T:
     """Open the database, run one command against it, close it."""
+    from bot.settings import load_settings
+    from storage.db import close_database, open_database
+
     settings = load_settings()
     settings.ensure_dirs()
 
@@ -71,6 +64,8 @@ def _fail(message: str) -> typer.Exit:
 
 
 async def _org(code: str) -> Organization:
+    from storage.models import Organization
+
     org = await Organization.get_or_none(code=code)
     if org is None:
         raise _fail(f"--org: unknown organization {code!r} (create it with `gongkai org create`)")
@@ -113,6 +108,7 @@ def serve(
     """Web, worker and scheduler in one process (the embedded default)."""
     import uvicorn
 
+    from bot.settings import load_settings
     from bot.web import create_app
 
     _configure_logging()
@@ -133,6 +129,7 @@ def web(
     """The web app alone, for deployments that run workers separately."""
     import uvicorn
 
+    from bot.settings import load_settings
     from bot.web import create_app
 
     _configure_logging()
@@ -148,6 +145,9 @@ def web(
 @app.command()
 def worker() -> None:
     """The dispatcher and scheduler alone, for scale-out; stops cleanly on SIGTERM."""
+    from bot.app import open_runtime
+    from bot.settings import load_settings
+
     _configure_logging()
     settings = load_settings()
 
@@ -174,6 +174,8 @@ def queue(
     publish_at: Annotated[str, typer.Option(help="ISO 8601 with a zone; default now.")] = "",
 ) -> None:
     """Submit an item from a Markdown file; it waits for the 保密审查 like any other."""
+    from bot.publishing import InputError, ItemInput
+
     text = path.read_text(encoding="utf-8")
     heading, body = _split_title(text)
     when = dt.datetime.fromisoformat(publish_at) if publish_at else None
@@ -217,6 +219,8 @@ def _split_title(text: str) -> tuple[str, str]:
 @app.command()
 def status(item_id: int) -> None:
     """Show an item and the state of each of its deliveries, as JSON."""
+    from bot.web.views import load_item_out
+    from storage.models import Item
 
     async def go(_settings: Settings) -> str:
         item = await Item.get_or_none(id=item_id).prefetch_related("organization")
@@ -234,6 +238,7 @@ def report_channels(
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Print section 二's two paragraphs (or the figures) for one organization and year."""
+    from bot.report import channel_section
 
     async def go(_settings: Settings) -> str:
         section = await channel_section(await _org(org), year)
@@ -258,6 +263,11 @@ def report_annual(
     ] = False,
 ) -> None:
     """Generate the annual report (政府信息公开工作年度报告) from data, validated, into a file."""
+    from bot.annual.export import build_report, default_format, export, kind_for_path
+    from bot.annual.formats import FORMATS
+    from bot.annual.source import figures_for_report
+    from bot.deadlines import WorkCalendar
+
     try:
         kind = kind_for_path(out)
     except ValueError as error:
@@ -310,6 +320,9 @@ def token_create(
 ) -> None:
     """Create an API token and print it once. Only here (the platform operator) can a
     token be made review-exempt (免审)."""
+    from storage.console_models import ROLES
+    from storage.tokens import create_token
+
     if role not in ROLES:
         raise _fail(f"--role must be one of {', '.join(ROLES)}")
 
@@ -324,6 +337,7 @@ def token_create(
 def token_list() -> None:
     """List tokens (never their values): id, name, organization, role, review-exempt,
     created, revoked."""
+    from storage.models import ApiToken
 
     async def go(_settings: Settings) -> str:
         rows = await ApiToken.all().prefetch_related("organization").order_by("id")
@@ -343,6 +357,7 @@ def token_list() -> None:
 @token_app.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token by its id (see `gongkai token list`); it stops working at once."""
+    from storage.tokens import revoke_token
 
     async def go(_settings: Settings) -> str:
         if not await revoke_token(token_id):
@@ -359,6 +374,7 @@ def org_create(
     parent: Annotated[str, typer.Option(help="Parent organization code.")] = "",
 ) -> None:
     """Create an organization (发布机构)."""
+    from storage.models import Organization
 
     async def go(_settings: Settings) -> str:
         if await Organization.exists(code=code):
@@ -391,8 +407,11 @@ def wechat_configure(
     original_id: Annotated[str, typer.Option(help="原始ID (gh_…), for callbacks.")] = "",
 ) -> None:
     """Set an organization's WeChat account; secrets are stored sealed, never shown."""
+    from pydantic import ValidationError
+
     from bot.app import wechat_stores
     from bot.web.wechat_settings import WechatSettingsIn
+    from storage.wechat_models import WechatAccount
 
     async def go(settings: Settings) -> str:
         organization = await _org(org)
@@ -466,6 +485,9 @@ def _read_password(password_file: Path | None) -> str:
 
 
 async def _console_user(username: str) -> User:
+    from storage import users
+    from storage.console_models import User
+
     found = await User.get_or_none(username=users.normalize_username(username))
     if found is None:
         raise _fail(f"--username: no user {username!r}")
@@ -486,6 +508,9 @@ def user_create(
     ] = None,
 ) -> None:
     """Create a console user; the password is asked for (hidden) unless --password-file."""
+    from storage import audit, users
+    from storage.console_models import ROLES
+
     if not platform_admin and not (org and role):
         raise _fail("--org and --role are required (or --platform-admin)")
     if role and role not in ROLES:
@@ -521,6 +546,9 @@ def user_role(
     role: Annotated[str, typer.Option(help=ROLE_HELP)],
 ) -> None:
     """Give a user a role in an organization (replacing the role they had there)."""
+    from storage import audit, users
+    from storage.console_models import ROLES
+
     if role not in ROLES:
         raise _fail(f"--role: must be one of {', '.join(ROLES)}")
 
@@ -542,6 +570,7 @@ def user_role(
 @user_app.command("disable")
 def user_disable(username: Annotated[str, typer.Option(help="The user's sign-in name.")]) -> None:
     """Deactivate a user: they cannot sign in, and open sessions end at the next click."""
+    from storage import audit
 
     async def go(_settings: Settings) -> str:
         target = await _console_user(username)
