@@ -117,7 +117,9 @@ class TestCrashSafety:
         ch.hold.clear()
         crashed = dispatcher({"wechat": ch}, worker="crashed", lease_seconds=0.2)
         await crashed.tick()
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):  # the worker dies only once its commit has begun
+            while not ch.commits:  # noqa: ASYNC110 (the fake records; nothing to await)
+                await asyncio.sleep(0.01)
         for task in set(crashed._in_flight.values()):
             task.cancel()
         await asyncio.sleep(0.3)
