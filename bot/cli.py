@@ -35,6 +35,8 @@ wechat_app = typer.Typer(help="WeChat official accounts (政务微信).", no_arg
 app.add_typer(wechat_app, name="wechat")
 user_app = typer.Typer(help="Staff console users (工作台用户).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+audit_app = typer.Typer(help="The audit log (审计日志).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
 DEFAULT_CHANNELS = "website,noticeboard"
@@ -118,6 +120,7 @@ def serve(
         port=port,
         log_config=None,
         timeout_graceful_shutdown=30,
+        proxy_headers=False,  # X-Forwarded-For: bot.web.edge, from trusted_proxies only
     )
 
 
@@ -139,6 +142,7 @@ def web(
         port=port,
         log_config=None,
         timeout_graceful_shutdown=30,
+        proxy_headers=False,  # X-Forwarded-For: bot.web.edge, from trusted_proxies only
     )
 
 
@@ -534,7 +538,7 @@ def user_create(
             target=f"user:{created.id} {created.username}",
             detail={"role": role, "platform_admin": platform_admin, "via": "cli"},
         )
-        return f"user {created.username} created"
+        return f"user {created.username} created; they must change the password at first sign-in"
 
     typer.echo(_run(go))
 
@@ -569,22 +573,47 @@ def user_role(
 
 @user_app.command("disable")
 def user_disable(username: Annotated[str, typer.Option(help="The user's sign-in name.")]) -> None:
-    """Deactivate a user: they cannot sign in, and open sessions end at the next click."""
-    from storage import audit
+    """Deactivate a user: they cannot sign in, and their open sessions end now."""
+    from storage import audit, console_sessions
 
     async def go(_settings: Settings) -> str:
         target = await _console_user(username)
         target.is_active = False
         await target.save(update_fields=["is_active"])
+        ended = await console_sessions.end_for_user(
+            target.id, "deactivated", now=dt.datetime.now(dt.UTC)
+        )
         await audit.record(
             "user.deactivated",
             username="cli",
             target=f"user:{target.id} {target.username}",
-            detail={"via": "cli"},
+            detail={"via": "cli", "sessions_ended": ended},
         )
         return f"user {target.username} disabled"
 
     typer.echo(_run(go))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit log's hash chain; exit 1 at the first broken link."""
+    from storage.audit_chain import verify
+
+    async def go(_settings: Settings) -> str:
+        report = await verify()
+        if not report.intact:
+            raise _broken(
+                f"audit chain broken at row {report.broken_id}: {report.problem} "
+                f"({report.rows} rows before it are intact)"
+            )
+        return f"audit chain intact: {report.rows} rows, head {report.head}"
+
+    typer.echo(_run(go))
+
+
+def _broken(message: str) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code=1)
 
 
 def _configure_logging() -> None:

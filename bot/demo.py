@@ -35,7 +35,8 @@ SANDBOX_CALLBACK_TOKEN = "demo-callback-token"  # noqa: S105
 SANDBOX_GH_ID = "gh_demo000000"
 
 # Console users for tiande (make demo prints them); only `gongkai init --demo` creates them.
-DEMO_PASSWORD = "gongkai-demo"  # noqa: S105 (documented in the README, demo data only)
+# It meets the password policy (storage.users), and demo users need not change it.
+DEMO_PASSWORD = "Gongkai-demo1"  # noqa: S105 (documented in the README, demo data only)
 DEMO_USERS = (
     ("bianji", "王编辑", "editor"),
     ("shenhe", "李审核", "reviewer"),
@@ -123,7 +124,7 @@ async def seed_demo_users(township: Organization) -> None:
     for username, display_name, role in DEMO_USERS:
         user = await User.get_or_none(username=username)
         if user is None:
-            user = await users.create_user(username, display_name, DEMO_PASSWORD)
+            user = await users.create_user(username, display_name, DEMO_PASSWORD, must_change=False)
         await users.set_role(user, township, role)
 
 

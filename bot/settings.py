@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     console_login_max_failures_per_ip: int = Field(default=20, ge=1)
     console_login_window_seconds: int = Field(default=900, ge=1)
 
+    # The edge (bot.web.edge): proxies whose X-Forwarded-For is believed (addresses or
+    # CIDR networks; empty: none, the socket peer is the client), whether /docs, /redoc and
+    # /openapi.json are open without a token, and the largest request body accepted.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    api_docs_public: bool = False
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
     # Statutory clocks (bot.deadlines): working-day overrides for years chinese_calendar
     # lacks (TOML or JSON with "holidays" and "workdays" date lists), and the MM-DD day
     # in year Y+1 by which the annual report for year Y is due.
@@ -105,6 +112,16 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8") from None
         return [network.strip() for network in value]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an address or network") from None
+        return [proxy.strip() for proxy in value]
 
     @field_validator("annual_report_due")
     @classmethod

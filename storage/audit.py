@@ -12,6 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from storage import audit_chain
 from storage.console_models import AuditEvent
 
 __all__ = ["AuditFilter", "Change", "changing", "count", "list_events", "record"]
@@ -33,7 +34,7 @@ async def record(
     """Append one event, stamped now (UTC): who (a console user, or an API token by id and
     name), in which organization, what to what, from where, and the outcome (ok, or why
     nothing changed: denied, conflict). ``using_db``: inside the change's transaction."""
-    return await AuditEvent.create(
+    event = AuditEvent(
         at=dt.datetime.now(dt.UTC),
         user_id=user_id,
         username=username[:64],
@@ -44,8 +45,8 @@ async def record(
         detail=detail or {},
         ip=ip[:64],
         outcome=outcome[:16],
-        using_db=using_db,
     )
+    return await audit_chain.append(event, using_db)
 
 
 @dataclass(slots=True)

@@ -32,8 +32,16 @@ class User(Model):
     is_platform_admin = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
     last_login_at = fields.DatetimeField(null=True)
+    # Set when an administrator (console or CLI) chose the password: every page then asks
+    # for a new one first.
+    must_change_password = fields.BooleanField(default=False)
+    password_changed_at = fields.DatetimeField(null=True)
+    # The hashes of the passwords used before the current one, newest first (see
+    # storage.users.PASSWORD_HISTORY): a new password may not be one of them.
+    password_history: list[str] = fields.JSONField(default=list)
 
     memberships: fields.ReverseRelation[Membership]
+    sessions: fields.ReverseRelation[ConsoleSession]
 
     class Meta:
         table = "console_user"
@@ -60,6 +68,36 @@ class Membership(Model):
     class Meta:
         table = "membership"
         unique_together = (("user", "organization"),)
+
+
+class ConsoleSession(Model):
+    """A signed-in browser: the cookie holds a random id, and only its SHA-256 is stored here.
+
+    A session ends (``ended_at`` and ``end_reason`` set) on sign-out, when it idles or ages
+    out, when the user changes their password (the other sessions), when an administrator
+    ends them or deactivates the user; an ended session never comes back.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="sessions", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    ip = fields.CharField(max_length=64, default="")  # where it signed in
+    last_ip = fields.CharField(max_length=64, default="")
+    user_agent = fields.CharField(max_length=300, default="")
+    data: dict[str, Any] = fields.JSONField(default=dict)  # messages shown on the next page
+    ended_at = fields.DatetimeField(null=True, db_index=True)
+    end_reason = fields.CharField(max_length=32, default="")
+
+    class Meta:
+        table = "console_session"
+
+    def __repr__(self) -> str:
+        return f"ConsoleSession({self.id}, user={self.user_id})"  # never the key hash
 
 
 class LoginFailure(Model):
@@ -89,6 +127,9 @@ class AuditEvent(Model):
     ip = fields.CharField(max_length=64, default="")
     # ok, or why nothing changed: denied (403), conflict (409).
     outcome = fields.CharField(max_length=16, default="ok")
+    # The hash chain (storage.audit_chain): the previous row's hash, and this row's.
+    prev_hash = fields.CharField(max_length=64, default="", db_default="")
+    hash = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "audit_event"

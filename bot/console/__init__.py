@@ -28,9 +28,18 @@ from bot.console import (
     pages_review,
     pages_users,
 )
-from bot.console.auth import ConsoleError, LoginRequired, csrf_protect, login_url, wants_json
+from bot.console.auth import (
+    PASSWORD_PATH,
+    ConsoleError,
+    LoginRequired,
+    PasswordChangeRequired,
+    csrf_protect,
+    login_url,
+    wants_json,
+)
 from bot.console.session import ConsoleSessionMiddleware, session_secret
 from bot.console.templates import render
+from bot.console.text_guard import guard_form
 from bot.settings import Settings
 
 ROUTERS: list[APIRouter] = [
@@ -62,19 +71,30 @@ def install(app: FastAPI, settings: Settings) -> None:
     static = Path(__file__).parent / "static"
     app.mount("/console/static", StaticFiles(directory=static), name="console-static")
     console = APIRouter(
-        prefix="/console", include_in_schema=False, dependencies=[Depends(csrf_protect)]
+        prefix="/console",
+        include_in_schema=False,
+        dependencies=[Depends(csrf_protect), Depends(guard_form)],
     )
     for router in ROUTERS:
         console.include_router(router)
     app.include_router(console)
     app.add_exception_handler(LoginRequired, _login_required)  # type: ignore[arg-type]
     app.add_exception_handler(ConsoleError, _console_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PasswordChangeRequired, _password_change_required)
 
 
 async def _login_required(request: Request, exc: LoginRequired) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": "请先登录"}, status_code=401)
     return RedirectResponse(login_url(exc.next_path, expired=exc.expired), status_code=303)
+
+
+async def _password_change_required(request: Request, exc: Exception) -> Response:
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": "请先修改密码（管理员设置的密码须由本人改掉）"}, status_code=403
+        )
+    return RedirectResponse(PASSWORD_PATH, status_code=303)
 
 
 async def _console_error(request: Request, exc: ConsoleError) -> Response:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request
 
-from bot.console.session import start as start_session
+from bot.console import session as console_session
 from storage.console_models import User
 from storage.models import Organization
 from storage.users import roles_for
@@ -19,6 +18,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_PATH = "/console/login"
 HOME_PATH = "/console/"
+PASSWORD_PATH = "/console/password"  # noqa: S105 (a page, not a password)
+# What a user who must change their password may still open.
+PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_PATH, "/console/logout"})
 CSRF_FAILED = "页面已过期或来源不明（安全校验未通过）。请返回上一页，刷新后再试。"
 
 
@@ -38,6 +40,10 @@ class LoginRequired(Exception):
         super().__init__(next_path)
         self.next_path = next_path
         self.expired = expired
+
+
+class PasswordChangeRequired(Exception):
+    """The password was chosen by an administrator: pages go to the change page first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class ConsoleUser:
     roles: dict[int, str] = field(hash=False)
     org_ids: frozenset[int] | None  # None: every organization (platform administrators)
     orgs: tuple[OrgRef, ...] = ()  # the organizations they may switch to, in order
+    must_change_password: bool = False
 
     def role_in(self, org_id: int | None) -> str | None:
         """Their role in the organization, or None (platform administrators: "admin")."""
@@ -116,6 +123,7 @@ async def load_user(user_id: int) -> ConsoleUser | None:
         roles=roles,
         org_ids=scope,
         orgs=tuple(OrgRef(o.id, o.code, o.name, o.parent_id) for o in orgs),
+        must_change_password=user.must_change_password,
     )
 
 
@@ -145,19 +153,24 @@ def login_url(next_path: str, *, expired: bool = False) -> str:
 
 
 async def current_user(request: Request) -> ConsoleUser:
-    """The signed-in user; without a live session, a redirect to sign in (or 401 for scripts)."""
+    """The signed-in user; without a live session, a redirect to sign in (or 401 for scripts).
+
+    A user whose password an administrator chose is sent to the change page first.
+    """
     cached: ConsoleUser | None = getattr(request.state, "console_user", None)
     if cached is not None:
         return cached
     uid = request.session.get("uid")
     user = await load_user(uid) if isinstance(uid, int) else None
     if user is None:
-        if uid is not None:
-            request.session.clear()  # deactivated or deleted since signing in
+        if uid is not None:  # deactivated or deleted since signing in
+            await console_session.end(request, "deactivated")
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         expired = bool(getattr(request.state, "session_expired", False))
         raise LoginRequired(target, expired=expired)
     request.state.console_user = user
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired()
     return user
 
 
@@ -176,11 +189,10 @@ def require_role(*roles: str) -> Callable[[Request], Awaitable[ConsoleUser]]:
 
 
 def csrf_token(request: Request) -> str:
-    """The session's CSRF token, starting a session for a first visit."""
+    """The session's CSRF token, giving a first-time visitor an id to carry it."""
     token = request.session.get("csrf")
     if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        start_session(request.session, user_id=None, csrf=token)
+        token = console_session.start_anonymous(request)
     return token
 
 
@@ -208,5 +220,5 @@ async def csrf_protect(request: Request) -> None:
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address as the server sees it."""
-    return request.client.host if request.client else ""
+    """The caller's address, as the session records it."""
+    return console_session.client_address(request)

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from bot.app import Runtime
 from bot.console.auth import ConsoleUser
 from bot.console.templates import FormState, templates
+from bot.console.text_guard import field_errors
 from bot.content import UnsafeContent, render_body
 from bot.publishing import InputError, ItemInput
 from channels.base import ChannelError, Publishable
@@ -146,6 +147,7 @@ def parse_item(raw: FormData, org: Organization, user: ConsoleUser) -> ParsedIte
     for name, limit in _LIMITS.items():
         if len(values[name].strip()) > limit:
             form.errors[name] = f"{FIELD_LABELS[name]}不能超过 {limit} 个字"
+    form.errors.update(field_errors({name: values[name] for name in TEXT_FIELDS}))
     formed_on = _date(values["formed_on"], form)
     publish_at = _datetime(values["publish_at"], form)
     priority = int(values["priority"]) if values["priority"] in ("0", "1", "2") else 0

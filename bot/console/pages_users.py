@@ -7,9 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.console import session as console_session
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, client_ip, require_role
 from bot.console.templates import FormState, flash, render
 from storage import audit, users
+from storage import console_sessions as sessions
 from storage.console_models import ROLE_LABELS, ROLES, Membership, User
 from storage.models import Organization
 
@@ -120,7 +122,7 @@ async def create_user(
     if not form.errors:
         try:
             target = await users.create_user(
-                username, display_name, password, is_platform_admin=make_admin
+                username, display_name, password, is_platform_admin=make_admin, must_change=True
             )
         except users.UserError as error:
             form.errors[error.field] = error.message
@@ -159,6 +161,9 @@ async def user_detail(request: Request, user: AdminDep, user_id: int) -> Respons
         hidden_roles=others,
         org_options=[(str(o.id), o.name) for o in admin_orgs(user)],
         role_options=[("", "无（移除角色）"), *ROLE_LABELS.items()],
+        live_sessions=await sessions.live_for_user(
+            target.id, console_session.lifetimes(request), now=console_session.now()
+        ),
     )
 
 
@@ -197,8 +202,11 @@ async def set_active(
     await _manageable(user, target)
     target.is_active = active == "1"
     await target.save(update_fields=["is_active"])
+    ended = 0
+    if not target.is_active:
+        ended = await sessions.end_for_user(target.id, "deactivated", now=console_session.now())
     action = "user.activated" if target.is_active else "user.deactivated"
-    await _log(request, user, action, target)
+    await _log(request, user, action, target, **({"sessions_ended": ended} if ended else {}))
     flash(request, f"已{'启用' if target.is_active else '停用'} {target.display_name} 的账号。")
     return RedirectResponse(f"/console/users/{target.id}", status_code=303)
 
@@ -208,9 +216,20 @@ async def reset_password(request: Request, user: AdminDep, user_id: int) -> Resp
     target = await _visible(user, user_id)
     await _manageable(user, target)
     password = users.temporary_password()
-    await users.set_password(target, password)
-    await _log(request, user, "user.password_reset", target)
+    await users.set_password(target, password, must_change=True)
+    ended = await sessions.end_for_user(target.id, "password_reset", now=console_session.now())
+    await _log(request, user, "user.password_reset", target, sessions_ended=ended)
     return render(request, "secret_once.html", kind="password", target=target, secret=password)
+
+
+@router.post("/{user_id}/sessions/end")
+async def end_sessions(request: Request, user: AdminDep, user_id: int) -> Response:
+    target = await _visible(user, user_id)
+    await _manageable(user, target)
+    ended = await sessions.end_for_user(target.id, "ended_by_admin", now=console_session.now())
+    await _log(request, user, "user.sessions_ended", target, count=ended)
+    flash(request, f"已结束 {target.display_name} 的 {ended} 个登录会话。")
+    return RedirectResponse(f"/console/users/{target.id}", status_code=303)
 
 
 @router.post("/{user_id}/platform")

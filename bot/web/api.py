@@ -14,6 +14,7 @@ from bot.report import channel_section
 from bot.web.deps import (
     ADMINS,
     EDITORS,
+    PREVIEWERS,
     Principal,
     PrincipalDep,
     RuntimeDep,
@@ -23,8 +24,11 @@ from bot.web.deps import (
     item_target,
     org_for,
 )
+from bot.web.idempotency import idempotent
+from bot.web.inputs import INT4_MAX, QueryDay
 from bot.web.reviews import router as reviews_router
 from bot.web.schemas import (
+    ChannelName,
     ChannelReportOut,
     ImportIn,
     ItemFields,
@@ -39,6 +43,7 @@ from bot.web.schemas import (
 )
 from bot.web.views import load_item_out, load_items_out, org_out
 from storage import audit
+from storage.items import ItemStatus
 from storage.ledger import BUSINESS_TZ, backfilled_items, wechat_reach
 from storage.models import Item, Organization
 
@@ -100,6 +105,7 @@ async def list_orgs(principal: PrincipalDep) -> list[OrgOut]:
 
 
 @router.post("/items", status_code=201)
+@idempotent  # Idempotency-Key: a retry returns the first answer
 async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep) -> ItemOut:
     """Queue an item once for every chosen channel: it waits for the 保密审查 (status
     in_review, nothing delivered) unless the token is review-exempt (active at once)."""
@@ -130,13 +136,13 @@ async def queue_item(data: ItemIn, principal: PrincipalDep, runtime: RuntimeDep)
 @router.get("/items")
 async def list_items(
     principal: PrincipalDep,
-    org: str | None = None,
-    status_: Annotated[str | None, Query(alias="status")] = None,
-    channel: str | None = None,
-    since: dt.date | None = None,
-    until: dt.date | None = None,
+    org: Annotated[str | None, Query(max_length=32)] = None,
+    status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
+    channel: ChannelName | None = None,
+    since: QueryDay | None = None,
+    until: QueryDay | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT4_MAX)] = 0,
 ) -> ItemPage:
     """Items newest first, filtered by organization, status, channel or publish date."""
     query = Item.all().prefetch_related("organization").order_by("-publish_at", "-id")
@@ -222,7 +228,7 @@ async def preview_item(
 ) -> dict[str, str]:
     """Send the WeChat article to a reviewer's phone before the broadcast."""
     item = await item_for(principal, item_id)
-    principal.require(item.organization_id, *EDITORS)
+    principal.require(item.organization_id, *PREVIEWERS)
     try:
         await wechat_preview.check_recipient(item, data.openid)
     except wechat_preview.PreviewRefused as exc:
@@ -270,6 +276,7 @@ async def revise_item(
 
 
 @router.post("/imports", status_code=201)
+@idempotent  # Idempotency-Key: a retry returns the first answer
 async def import_items(
     data: ImportIn, principal: PrincipalDep, runtime: RuntimeDep
 ) -> list[ItemOut]:

@@ -30,6 +30,7 @@ _bearer = HTTPBearer(auto_error=False)
 EDITORS = ("editor", "admin")
 REVIEWERS = ("reviewer", "admin")
 ADMINS = ("admin",)
+PREVIEWERS = ("editor", "reviewer", "admin")  # a reviewer previews on their own phone
 
 
 @dataclass(frozen=True, slots=True)

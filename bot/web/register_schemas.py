@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from bot.annual.figures import RESULT_ROWS
+from bot.web.inputs import StrictInput
 from storage.ledger import local_today
 
 
@@ -53,8 +54,8 @@ CaseOutcome = Literal["upheld", "corrected", "other", "pending"]
 Level = Literal["", "township", "county", "city", "province", "department"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _In(StrictInput):
+    """Request bodies: unknown fields, control and bidi characters are refused (422)."""
 
 
 class _Out(BaseModel):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from bot.web.inputs import StrictInput
 
 ChannelName = Literal["website", "noticeboard", "wechat"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -17,8 +19,8 @@ OrgCode = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Strict(StrictInput):
+    """Request bodies: unknown fields, control and bidi characters are refused (422)."""
 
 
 class ItemFields(_Strict):

@@ -39,7 +39,7 @@ ARGS = [
 SHOTS = ROOT / "test-artifacts" / "console"
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-PASSWORD = "gongkai-demo"  # bot.demo.DEMO_PASSWORD
+PASSWORD = "Gongkai-demo1"  # bot.demo.DEMO_PASSWORD
 TITLE = "关于开展2025年春季植树活动的通知"
 BODY = (
     "各村委会：\n\n定于3月12日上午在乡政府后山开展植树活动，请各村组织党员干部参加。\n\n"

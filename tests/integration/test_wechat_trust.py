@@ -265,6 +265,11 @@ class TestPreviewRecipients:
         )
         assert ok.status_code == 200, ok.text
         assert [c.json["touser"] for c in wx.calls_to("message/mass/preview")] == ["o_reviewer_li"]
+        by_reviewer = await env.client.post(
+            url, json={"openid": "o_reviewer_li"}, headers=env.tokens["reviewer"]
+        )
+        assert by_reviewer.status_code == 200, "a reviewer previews on their own phone"
+        assert len(wx.calls_to("message/mass/preview")) == 2
 
     async def test_a_released_item_goes_to_any_openid(self, env: Env, wx: FakeWeChat) -> None:
         item = await _queue(env, "exempt", urgent=False)
