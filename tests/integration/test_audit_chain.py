@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 async def events(settings: Settings) -> AsyncIterator[list[AuditEvent]]:
     """Twelve chained rows: some alone, some inside a caller's transaction, some at once."""
+    settings.ensure_dirs()
     await open_database(settings.effective_database_url)
     try:
         written = [await audit.record("login.succeeded", username="td_admin", ip="10.0.0.1")]
@@ -46,7 +47,7 @@ async def events(settings: Settings) -> AsyncIterator[list[AuditEvent]]:
         written += await asyncio.gather(
             *(audit.record("item.viewed", username=f"u{i}", target=f"item:{i}") for i in range(10))
         )
-        yield written
+        yield sorted(written, key=lambda event: event.id)  # the chain's order
     finally:
         await close_database()
 
