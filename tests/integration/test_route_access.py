@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from storage import wechat as wechat_store
 from storage.models import Delivery, Organization
 from storage.register_models import Application, Case, Complaint, NormativeDocument, Response
 from storage.tokens import create_token
@@ -55,6 +56,8 @@ REGISTERS = {
     "complaints": Complaint,
 }
 Row = tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[int]]
+RECIPIENTS = "/api/v1/orgs/{org}/wechat/preview-recipients"
+RECIPIENTS_URL = "/api/v1/orgs/tiande/wechat/preview-recipients"
 
 
 def row(
@@ -103,6 +106,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/orgs/{org}/channels/wechat"): row(NOAUTH, HIDDEN, DENIED, OK),
     ("PUT", "/api/v1/orgs/{org}/channels/wechat"): row(NOAUTH, HIDDEN, DENIED, OK),
     ("POST", "/api/v1/orgs/{org}/channels/wechat/test"): row(NOAUTH, HIDDEN, DENIED, OK),
+    ("GET", RECIPIENTS): row(NOAUTH, HIDDEN, DENIED, OK),
+    ("POST", RECIPIENTS): row(NOAUTH, HIDDEN, DENIED, OK),
+    ("DELETE", RECIPIENTS + "/{recipient_id}"): row(NOAUTH, HIDDEN, DENIED, OK),
     **{
         key: value
         for kind in REGISTERS
@@ -234,6 +240,25 @@ def _wechat(url: str, body: dict[str, Any] | None = None) -> Build:
     return build
 
 
+def _new_recipient() -> Build:
+    async def build(world: World) -> Request:
+        return RECIPIENTS_URL, {"openid": f"o_reviewer_{next(world.counter)}", "name": "李审核"}
+
+    return build
+
+
+def _registered_recipient() -> Build:
+    async def build(world: World) -> Request:
+        openid = f"o_reviewer_{next(world.counter)}"
+        row = await wechat_store.add_preview_recipient(
+            world.tiande.id, openid, name="李审核", added_by="test"
+        )
+        assert row is not None
+        return f"{RECIPIENTS_URL}/{row.id}", None
+
+    return build
+
+
 def _resolve() -> Build:
     async def build(world: World) -> Request:
         return f"/api/v1/deliveries/{await world.notice()}/resolve", {"outcome": "retry"}
@@ -298,6 +323,9 @@ REQUESTS: dict[tuple[str, str], Build] = {
     ("GET", "/api/v1/orgs/{org}/channels/wechat"): _wechat(WECHAT_URL),
     ("PUT", "/api/v1/orgs/{org}/channels/wechat"): _wechat(WECHAT_URL, WECHAT),
     ("POST", "/api/v1/orgs/{org}/channels/wechat/test"): _wechat(WECHAT_URL + "/test"),
+    ("GET", RECIPIENTS): _fixed(RECIPIENTS_URL),
+    ("POST", RECIPIENTS): _new_recipient(),
+    ("DELETE", RECIPIENTS + "/{recipient_id}"): _registered_recipient(),
     **{
         (
             method,
