@@ -283,7 +283,10 @@ async def import_file(request: Request, user: UserDep, key: str) -> Response:
     upload = raw.get("file")
     filename = ""
     if isinstance(upload, UploadFile) and upload.filename:
-        data = await upload.read(xlsx.MAX_BYTES + 1)
+        try:
+            data = await upload.read(xlsx.MAX_BYTES + 1)
+        finally:
+            await upload.close()  # the spooled temporary file, at once
         filename = upload.filename
     else:
         try:
