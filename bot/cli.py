@@ -263,7 +263,15 @@ def report_annual(
         str, typer.Option("--format", help="seed, 2019 or 2021; default: the year's format.")
     ] = "",
     strict: Annotated[
-        bool, typer.Option(help="Exit 1 when validation finds errors (the file is still written).")
+        bool,
+        typer.Option(help="Refuse to write the file, and exit 1, when validation finds errors."),
+    ] = False,
+    include_unsubmitted: Annotated[
+        bool,
+        typer.Option(
+            help="A county's rollup: also sum organizations that have not submitted the "
+            "year's data (they are named in the report either way)."
+        ),
     ] = False,
 ) -> None:
     """Generate the annual report (政府信息公开工作年度报告) from data, validated, into a file."""
@@ -282,12 +290,15 @@ def report_annual(
 
     async def go(settings: Settings) -> list[Finding]:
         calendar = WorkCalendar.from_settings(settings)
-        figures, notes = await figures_for_report(await _org(org), year, calendar=calendar)
+        figures, notes = await figures_for_report(
+            await _org(org), year, calendar=calendar, include_unsubmitted=include_unsubmitted
+        )
         for warning in calendar.warnings:
             typer.secho(f"calendar: {warning}", err=True, fg=typer.colors.YELLOW)
         doc, findings = build_report(figures, chosen)
         findings += notes
-        out.write_bytes(export(kind, doc, figures, findings))
+        if not (strict and any(f.severity == "error" for f in findings)):
+            out.write_bytes(export(kind, doc, figures, findings))
         return findings
 
     findings = _run(go)
@@ -296,9 +307,10 @@ def report_annual(
         line = f"{finding.severity}: {finding.where}: {finding.message} [{finding.rule}]"
         typer.secho(line, err=True, fg=colour)
     errors = sum(f.severity == "error" for f in findings)
-    typer.echo(f"wrote {out} ({chosen} format, {errors} errors, {len(findings) - errors} warnings)")
     if strict and errors:
+        typer.secho(f"--strict: {errors} errors, {out} not written", err=True, fg="red")
         raise typer.Exit(code=1)
+    typer.echo(f"wrote {out} ({chosen} format, {errors} errors, {len(findings) - errors} warnings)")
 
 
 @token_app.command("create")

@@ -101,10 +101,11 @@ async def collect(org: Organization, year: int, *, calendar: WorkCalendar) -> An
 
 
 async def collect_rollup(
-    county: Organization, year: int, *, calendar: WorkCalendar
+    county: Organization, year: int, *, calendar: WorkCalendar, include_unsubmitted: bool = False
 ) -> tuple[AnnualFigures, list[str]]:
-    """The county's figures plus those of every organization under it, and the codes of the
-    organizations under it that have not submitted their data for ``year``."""
+    """The county's figures plus those of every organization under it that has submitted its
+    data for ``year`` (all of them with ``include_unsubmitted``), and the Chinese names of
+    those that have not. The figures carry the names too, so every export can print them."""
     figures = await collect(county, year, calendar=calendar)
     ids = await descendant_ids(county.id) - {county.id}
     members = await Organization.filter(id__in=sorted(ids)).order_by("code")
@@ -113,8 +114,11 @@ async def collect_rollup(
     ).values("organization_id")
     submitted = {int(row["organization_id"]) for row in rows}
     for member in members:
-        add_figures(figures, await collect(member, year, calendar=calendar))
-    return figures, [m.code for m in members if m.id not in submitted]
+        if member.id in submitted or include_unsubmitted:
+            add_figures(figures, await collect(member, year, calendar=calendar))
+    figures.rollup_missing = [m.name for m in members if m.id not in submitted]
+    figures.rollup_counts_missing = include_unsubmitted and bool(figures.rollup_missing)
+    return figures, list(figures.rollup_missing)
 
 
 async def report_text(org: Organization, year: int) -> ReportText:

@@ -264,6 +264,10 @@ def to_json(doc: Document, figures: AnnualFigures, findings: list[Finding]) -> d
             "format": doc.format,
             "blocks": [_block_json(block) for block in doc.blocks],
         },
+        "rollup": {
+            "missing": list(figures.rollup_missing),
+            "missing_counted": figures.rollup_counts_missing,
+        },
         "findings": [dataclasses.asdict(f) for f in findings],
         "valid": not any(f.severity == "error" for f in findings),
     }

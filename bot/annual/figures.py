@@ -137,6 +137,10 @@ class AnnualFigures:
     problems: str = ""
     other_matters: str = ""
 
+    # A county's rollup: the organizations under it that have not submitted the year's data
+    rollup_missing: list[str] = field(default_factory=list)  # by their Chinese names
+    rollup_counts_missing: bool = False  # their figures are summed anyway: the county chose so
+
     # Preamble facts
     publication_url: str = ""
     contact: str = ""

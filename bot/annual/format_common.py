@@ -99,3 +99,18 @@ def active_paragraphs(figures: AnnualFigures) -> list[Block]:
         other=figures.ch_other,
     )
     return [run_in(active), run_in(channels)]
+
+
+def rollup_note(figures: AnnualFigures) -> list[Block]:
+    """A county's rollup names, under the preamble, the organizations that have not submitted
+    the year's data and says whether their figures are in the sums."""
+    if not figures.rollup_missing:
+        return []
+    names = "、".join(figures.rollup_missing)
+    counted = (
+        "本报告已按其现有数据计入汇总"
+        if figures.rollup_counts_missing
+        else "其数据未计入本报告汇总"
+    )
+    year = figures.year
+    return [Paragraph(f"说明：截至本报告生成时，{names}尚未提交{year}年度数据，{counted}。")]

@@ -13,6 +13,7 @@ from bot.annual.format_common import (
     narrative,
     period_sentence,
     publication_sentences,
+    rollup_note,
     title_lines,
 )
 from bot.annual.format_tables import NationalFormat, table2, table3, table4
@@ -33,7 +34,7 @@ def render_national(figures: AnnualFigures, fmt: NationalFormat) -> Document:
         ("存在的主要问题及改进情况", narrative(figures.problems)),
         ("其他需要报告的事项", _other_matters(figures)),
     ]
-    blocks: list[Block] = [Paragraph(_preamble(figures, fmt))]
+    blocks: list[Block] = [Paragraph(_preamble(figures, fmt)), *rollup_note(figures)]
     for number, (title, section) in enumerate(sections, start=1):
         blocks.append(heading(number, title))
         blocks.extend(section)

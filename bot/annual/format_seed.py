@@ -16,6 +16,7 @@ from bot.annual.format_common import (
     numeral,
     period_sentence,
     publication_sentences,
+    rollup_note,
     run_in,
     title_lines,
     we,
@@ -44,7 +45,10 @@ class Section(NamedTuple):
 def render_seed(figures: AnnualFigures) -> Document:
     """Figures → the seed's document: title, preamble and the numbered narrative sections."""
     sections = _sections(figures)
-    blocks: list[Block] = [Paragraph(_preamble(figures, [s.part for s in sections]))]
+    blocks: list[Block] = [
+        Paragraph(_preamble(figures, [s.part for s in sections])),
+        *rollup_note(figures),
+    ]
     for number, section in enumerate(sections, start=1):
         blocks.append(heading(number, section.title))
         blocks.extend(section.blocks)

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from bot.annual.figures import AnnualFigures, CaseCounts, DocumentCounts
 
-_KEPT = frozenset({"year"})  # an int that is an identity, not a count
+# An identity and the rollup's own record of who is missing: never summed.
+_KEPT = frozenset({"year", "rollup_missing", "rollup_counts_missing"})
 
 
 def add_figures(total: AnnualFigures, part: AnnualFigures) -> None:

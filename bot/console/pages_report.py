@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bot.annual.document import Finding
 from bot.annual.export import MEDIA_TYPES, ExportKind, build_report, default_format, export
 from bot.annual.formats import Format
 from bot.annual.source import figures_for_report
@@ -76,6 +77,7 @@ async def report_page(
     user: UserDep,
     year: Annotated[int | None, Query()] = None,
     fmt: Annotated[str, Query(alias="format")] = "",
+    include_unsubmitted: Annotated[bool, Query()] = False,
 ) -> Response:
     ref, org = await _org(request, user)
     chosen_year = _year(year)
@@ -83,7 +85,10 @@ async def report_page(
     reached, audience = await wechat_reach(org.id, chosen_year)
     chosen = _format(fmt, chosen_year)
     figures, notes = await figures_for_report(
-        org, chosen_year, calendar=request.app.state.runtime.calendar
+        org,
+        chosen_year,
+        calendar=request.app.state.runtime.calendar,
+        include_unsubmitted=include_unsubmitted,
     )
     _, findings = build_report(figures, chosen)
     tally = section.tally
@@ -107,6 +112,10 @@ async def report_page(
         format_labels=FORMAT_LABELS,
         kind_labels=KIND_LABELS,
         findings=[*findings, *notes],
+        has_members=await Organization.exists(parent_id=org.id),
+        include_unsubmitted=include_unsubmitted,
+        missing=figures.rollup_missing,
+        blocked=any(f.severity == "error" for f in findings),
     )
 
 
@@ -171,6 +180,7 @@ async def download(
     year: int,
     kind: str,
     fmt: Annotated[str, Query(alias="format")] = "",
+    include_unsubmitted: Annotated[bool, Query()] = False,
 ) -> Response:
     ref, org = await _org(request, user)
     year = _year(year)
@@ -179,10 +189,22 @@ async def download(
         raise ConsoleError(404, "没有这种下载格式。")
     chosen = _format(fmt, year)
     calendar = request.app.state.runtime.calendar
-    figures, notes = await figures_for_report(org, year, calendar=calendar)
+    figures, notes = await figures_for_report(
+        org, year, calendar=calendar, include_unsubmitted=include_unsubmitted
+    )
     doc, findings = build_report(figures, chosen)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors and export_kind != "json":  # the data file carries its findings; prints may not
+        raise ConsoleError(409, _blocked_message(errors))
     body = export(export_kind, doc, figures, [*findings, *notes])
     code = re.sub(r"[^A-Za-z0-9_-]", "_", ref.code)
     name = f"{code}-{year}-annual-{chosen}.{export_kind}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type=MEDIA_TYPES[export_kind], headers=headers)
+
+
+def _blocked_message(errors: list[Finding]) -> str:
+    """Why a download is refused: every error, naming its table, row and column."""
+    listed = "；".join(f"{f.where}：{f.message}" for f in errors[:10])
+    more = f"（另有 {len(errors) - 10} 处）" if len(errors) > 10 else ""
+    return f"报告数据有 {len(errors)} 处错误，改正后才能下载：{listed}{more}。"

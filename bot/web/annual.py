@@ -78,6 +78,13 @@ async def annual_report(
         ExportKind | None,
         Query(alias="as", description="docx, html, md or json; overrides the Accept header."),
     ] = None,
+    include_unsubmitted: Annotated[
+        bool,
+        Query(
+            description="A county's rollup: also sum the figures of organizations that have "
+            "not submitted the year's data (they are named either way)."
+        ),
+    ] = False,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Generate the annual report from data, validated; the findings travel with it."""
@@ -88,7 +95,9 @@ async def annual_report(
             "ask for .docx, text/html, text/markdown or application/json (or use ?as=)",
         )
     organization = await org_for(principal, org)
-    figures, notes = await figures_for_report(organization, year, calendar=runtime.calendar)
+    figures, notes = await figures_for_report(
+        organization, year, calendar=runtime.calendar, include_unsubmitted=include_unsubmitted
+    )
     chosen = fmt or default_format(year)
     doc, findings = build_report(figures, chosen)
     findings += notes

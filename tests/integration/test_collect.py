@@ -339,8 +339,16 @@ class TestRollup:
         await ReportText.create(organization=lianhe, year=2023, submitted=False)
         await ReportText.create(organization=county, year=2023, problems="全市的问题")
 
-        figures, missing = await collect_rollup(county, 2023, calendar=CALENDAR)
-        assert missing == ["lianhe"]
+        submitted_only, missing = await collect_rollup(county, 2023, calendar=CALENDAR)
+        assert missing == ["联合乡人民政府"] == submitted_only.rollup_missing
+        assert not submitted_only.rollup_counts_missing
+        assert (submitted_only.complaints, submitted_only.active_total) == (2, 1)
+        assert submitted_only.funds_wan == Decimal("1.5")
+
+        figures, missing = await collect_rollup(
+            county, 2023, calendar=CALENDAR, include_unsubmitted=True
+        )
+        assert missing == ["联合乡人民政府"] and figures.rollup_counts_missing
         assert (figures.org_code, figures.level, figures.problems) == (
             "shulan",
             "county",
@@ -358,4 +366,4 @@ class TestRollup:
         county = await make_org("shulan", "舒兰市人民政府")
         await make_org("tiande", "天德乡人民政府", parent=county)
         _figures, missing = await collect_rollup(county, 2023, calendar=CALENDAR)
-        assert missing == ["tiande"]
+        assert missing == ["天德乡人民政府"]
