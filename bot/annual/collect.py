@@ -335,6 +335,19 @@ async def _fill_documents(figures: AnnualFigures, org: Organization) -> None:
         figures.penalty_decisions = decisions.penalty
         figures.enforcement_decisions = decisions.enforcement
         figures.admin_fees_wan = Decimal(decisions.admin_fees_wan)
+        figures.other_services_decisions = decisions.other_services
+        for name in _TABLE2_2019_COUNTS:
+            setattr(figures, name, getattr(decisions, name))
+        figures.procurement_projects = decisions.procurement_projects
+        amount = decisions.procurement_amount_wan
+        figures.procurement_amount_wan = None if amount is None else Decimal(amount)
+
+
+_TABLE2_2019_COUNTS = tuple(
+    f"{row}_{column}"
+    for row in ("licensing", "other_services", "penalty", "enforcement", "fees")
+    for column in ("prev", "change")
+)
 
 
 async def _fill_responses(figures: AnnualFigures, org: Organization) -> None:

@@ -99,6 +99,21 @@ class AnnualFigures:
     penalty_decisions: int = 0  # 行政处罚
     enforcement_decisions: int = 0  # 行政强制
     admin_fees_wan: Decimal = Decimal(0)  # 行政事业性收费, 万元
+    # Table 二 of the 2019 trial format only: None = not entered, printed blank as its
+    # template leaves the cell, never as a 0 nobody counted.
+    other_services_decisions: int | None = None  # 其他对外管理服务事项 处理决定数量
+    licensing_prev: int | None = None  # 上一年项目数量
+    licensing_change: int | None = None  # 本年增/减
+    other_services_prev: int | None = None
+    other_services_change: int | None = None
+    penalty_prev: int | None = None
+    penalty_change: int | None = None
+    enforcement_prev: int | None = None
+    enforcement_change: int | None = None
+    fees_prev: int | None = None
+    fees_change: int | None = None
+    procurement_projects: int | None = None  # 政府集中采购 采购项目数量
+    procurement_amount_wan: Decimal | None = None  # 采购总金额, 万元
 
     # 三、回应解读 (seed format)
     hotspot_responses: int = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.annual.document import Block, Document, Paragraph
 from bot.annual.figures import AnnualFigures
 from bot.annual.format_common import (
@@ -11,6 +13,7 @@ from bot.annual.format_common import (
     heading,
     money,
     narrative,
+    numeral,
     period_sentence,
     publication_sentences,
     rollup_note,
@@ -57,8 +60,40 @@ def _preamble(figures: AnnualFigures, fmt: NationalFormat) -> str:
 
 
 def _overview(figures: AnnualFigures) -> list[Block]:
-    """一、总体情况: section 二's two paragraphs from the core issue, then the narrative."""
-    return [*active_paragraphs(figures), *narrative(figures.basic_situation)]
+    """一、总体情况, numbered as the format's customary subsections: （一）主动公开 carries the
+    counts (the channel sentence only when something was published), then the clerk's
+    narrative, its own numbering moved on so that no second （一） appears. A narrative that
+    opens with its own （一）主动公开 gets the counts at the head of that subsection."""
+    active, channels = [b.text for b in active_paragraphs(figures) if isinstance(b, Paragraph)]
+    counts = active + (channels if figures.active_total else "")
+    lines = [line.strip() for line in figures.basic_situation.splitlines() if line.strip()]
+    if lines and _SUBSECTION.match(lines[0]) and lines[0][3:].startswith(_ACTIVE_HEAD):
+        head, _, rest = lines[0].partition("。")
+        return [Paragraph(counts + rest, lead=head + "。"), *_renumbered(lines[1:], 0)]
+    return [Paragraph(counts, lead=f"（一）{_ACTIVE_HEAD}。"), *_renumbered(lines, 1)]
+
+
+_ACTIVE_HEAD = "主动公开"
+_SUBSECTION = re.compile(r"^（([一二三四五六七八九十])）")
+
+
+def _renumbered(lines: list[str], shift: int) -> list[Block]:
+    """Narrative paragraphs, each leading （n） moved on by ``shift``."""
+
+    def move(match: re.Match[str]) -> str:
+        return f"（{numeral(_NUMBERS.index(match.group(1)) + 1 + shift)}）"
+
+    blocks: list[Block] = []
+    for line in lines:
+        if _SUBSECTION.match(line):
+            head, dot, rest = _SUBSECTION.sub(move, line, count=1).partition("。")
+            blocks.append(Paragraph(rest, lead=head + dot) if dot else Paragraph(head))
+        else:
+            blocks.append(Paragraph(line))
+    return blocks
+
+
+_NUMBERS = "一二三四五六七八九十"
 
 
 def _other_matters(figures: AnnualFigures) -> list[Block]:

@@ -60,7 +60,7 @@ def _sections(figures: AnnualFigures) -> list[Section]:
     sections = [
         # The seed's first heading has an ASCII space after 一、; kept.
         Section("基本工作情况", " 基本工作情况", narrative(figures.basic_situation)),
-        Section("主动公开政府信息情况", "主动公开政府信息情况", active_paragraphs(figures)),
+        Section("主动公开政府信息情况", "主动公开政府信息情况", _active(figures)),
         Section("回应解读情况", "回应解读情况", _responses(figures)),
         Section("依申请公开政府信息情况", "依申请公开政府信息情况", _applications(figures)),
         Section("行政复议诉讼和举报投诉情况", "行政复议、诉讼和举报投诉情况", _cases(figures)),
@@ -76,6 +76,12 @@ def _sections(figures: AnnualFigures) -> list[Section]:
         other = "其他需要报告的事项"
         sections.append(Section(other, other, narrative(figures.other_matters)))
     return sections
+
+
+def _active(figures: AnnualFigures) -> list[Block]:
+    """Section 二; the channel sentence would be all zeros when nothing was published."""
+    paragraphs = active_paragraphs(figures)
+    return paragraphs if figures.active_total else paragraphs[:1]
 
 
 def _preamble(figures: AnnualFigures, parts: list[str]) -> str:

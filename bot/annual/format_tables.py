@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
 from bot.annual.document import Cell, Table
@@ -98,11 +99,8 @@ def _table2_2021(figures: AnnualFigures) -> list[list[Cell]]:
 
 
 def _table2_2019(figures: AnnualFigures) -> list[list[Cell]]:
-    """The 2019 trial layout of report.md §2.6.
-
-    Figures has no 上一年项目数量, 本年增/减, 其他对外管理服务事项 or 政府集中采购: those print 0.
-    """
-    rules, docs = figures.rules, figures.normative_docs
+    """The 2019 trial layout of report.md §2.6; a field nobody entered is left blank."""
+    rules, docs, f = figures.rules, figures.normative_docs, figures
     items = ("信息内容", "上一年项目数量", "本年增/减", "处理决定数量")
     return [
         _caption("第二十条第（一）项", 4),
@@ -113,19 +111,40 @@ def _table2_2019(figures: AnnualFigures) -> list[list[Cell]]:
         ),
         _caption("第二十条第（五）项", 4),
         _header(items),
-        _row("行政许可", ["0", "0", str(figures.licensing_decisions)]),
-        _row("其他对外管理服务事项", ["0", "0", "0"]),
+        _row(
+            "行政许可", [_n(f.licensing_prev), _n(f.licensing_change), str(f.licensing_decisions)]
+        ),
+        _row(
+            "其他对外管理服务事项",
+            [
+                _n(f.other_services_prev),
+                _n(f.other_services_change),
+                _n(f.other_services_decisions),
+            ],
+        ),
         _caption("第二十条第（六）项", 4),
         _header(items),
-        _row("行政处罚", ["0", "0", str(figures.penalty_decisions)]),
-        _row("行政强制", ["0", "0", str(figures.enforcement_decisions)]),
+        _row("行政处罚", [_n(f.penalty_prev), _n(f.penalty_change), str(f.penalty_decisions)]),
+        _row(
+            "行政强制",
+            [_n(f.enforcement_prev), _n(f.enforcement_change), str(f.enforcement_decisions)],
+        ),
         _caption("第二十条第（八）项", 4),
         _header(items[:3], 2),
-        _row("行政事业性收费", ["0", "0"], 2),
+        _row("行政事业性收费", [_n(f.fees_prev), _n(f.fees_change)], 2),
         _caption("第二十条第（九）项", 4),
-        _header(("信息内容", "采购项目数量", "采购总金额"), 2),
-        _row("政府集中采购", ["0", "0"], 2),
+        _header(("信息内容", "采购项目数量", "采购总金额（万元）"), 2),
+        _row("政府集中采购", [_n(f.procurement_projects), _wan(f.procurement_amount_wan)], 2),
     ]
+
+
+def _n(value: int | None) -> str:
+    """An entered count, or the blank cell the template leaves when nothing was entered."""
+    return "" if value is None else str(value)
+
+
+def _wan(value: Decimal | None) -> str:
+    return "" if value is None else money(value)
 
 
 def table3(figures: AnnualFigures, fmt: NationalFormat) -> Table:

@@ -24,7 +24,9 @@ def add_figures(total: AnnualFigures, part: AnnualFigures) -> None:
 
 
 def _sum(mine: object, theirs: object) -> object:
-    if isinstance(mine, bool) or mine is None or isinstance(mine, str):
+    if mine is None and _is_quantity(theirs):  # a cell the county left empty, entered below
+        return theirs
+    if isinstance(mine, bool) or mine is None or isinstance(mine, str) or theirs is None:
         return mine
     if isinstance(mine, int) and isinstance(theirs, int):
         return mine + theirs
@@ -48,3 +50,7 @@ def _sum_dicts(mine: dict[str, object], theirs: dict[str, object]) -> dict[str, 
         else:  # a copy, never the part's own dict
             out[key] = _sum_dicts({}, value) if isinstance(value, dict) else value
     return out
+
+
+def _is_quantity(value: object) -> bool:
+    return isinstance(value, int | Decimal) and not isinstance(value, bool)

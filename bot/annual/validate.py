@@ -14,44 +14,87 @@ from bot.annual.figures import (
     TOTAL_COLUMN,
     AnnualFigures,
     CaseCounts,
+    OrgLevel,
 )
 from bot.annual.format_common import money
 from bot.annual.format_tables import TABLE3_COLUMNS, row_label
 
 Format = Literal["seed", "2019", "2021"]
-# 一千万元 of 行政事业性收费 is beyond any township or department: an amount in 元 typed as 万元.
-_LIKELY_YUAN = Decimal(1000)
 _TABLE2_DOC_COLUMNS = {
     "2021": ("本年制发件数", "本年废止件数", "现行有效件数"),
     "2019": ("本年新制作数量", "本年新公开数量", "对外公开总数量"),
     "seed": ("本年制发件数", "本年废止件数", "现行有效件数"),
 }
-_SCALARS = (
-    "active_total",
-    "normative_published",
-    "normative_issued",
-    "ch_website",
-    "ch_wechat",
-    "ch_other",
-    "licensing_decisions",
-    "penalty_decisions",
-    "enforcement_decisions",
-    "hotspot_responses",
-    "responses_total",
-    "interpretation_articles",
-    "other_responses",
-    "apps_on_time",
-    "apps_extended",
-    "replies_already_public",
-    "complaints",
-    "dedicated_units",
-    "reading_points",
-    "staff_full_time",
-    "staff_part_time",
-    "meetings",
-    "trainings",
-    "trainees",
-)
+# Above these, an amount in a 万元 column is out of proportion to the organization's level:
+# most likely typed in 元. A warning, since a large county may really spend that much.
+_WAN_CEILINGS: dict[str, dict[OrgLevel, Decimal]] = {
+    "funds_wan": {  # 政府信息公开专项经费
+        "township": Decimal(50),
+        "department": Decimal(200),
+        "county": Decimal(500),
+        "city": Decimal(5000),
+        "province": Decimal(50000),
+    },
+    "admin_fees_wan": {  # 行政事业性收费
+        "township": Decimal(500),
+        "department": Decimal(10000),
+        "county": Decimal(100000),
+        "city": Decimal(1000000),
+        "province": Decimal(10000000),
+    },
+    "procurement_amount_wan": {  # 政府集中采购 采购总金额
+        "township": Decimal(5000),
+        "department": Decimal(50000),
+        "county": Decimal(500000),
+        "city": Decimal(5000000),
+        "province": Decimal(50000000),
+    },
+}
+_WAN_WHERE = {
+    "funds_wan": "机构人员经费 “政府信息公开专项经费（万元）”栏",
+    "admin_fees_wan": "表二 “行政事业性收费”行 “本年收费金额（单位：万元）”列",
+    "procurement_amount_wan": "表二 “政府集中采购”行 “采购总金额”列",
+}
+_LEVEL_NAMES: dict[OrgLevel, str] = {
+    "township": "乡镇",
+    "department": "部门",
+    "county": "县级",
+    "city": "市级",
+    "province": "省级",
+}
+# 信息处理费 (国办函〔2020〕109号, from 2021): 100 元 steps per request or 10/20/40 元 a page,
+# so every amount is a whole multiple of 10 元. A fraction of a yuan is 万元 typed as 元.
+_FEE_STEP_YUAN = Decimal(10)
+_FEE_RULES_FROM = 2021
+_SCALAR_NAMES = {
+    "active_total": "主动公开信息数",
+    "normative_published": "主动公开规范性文件数",
+    "normative_issued": "制发规范性文件数",
+    "ch_website": "政府网站公开数",
+    "ch_wechat": "政务微信公开数",
+    "ch_other": "其他方式公开数",
+    "hotspot_responses": "回应热点数",
+    "responses_total": "回应解读总数",
+    "interpretation_articles": "政策解读稿件数",
+    "other_responses": "其他方式回应数",
+    "apps_on_time": "按时办结数",
+    "apps_extended": "延期办结数",
+    "replies_already_public": "属于已主动公开范围数",
+    "complaints": "举报投诉数",
+    "dedicated_units": "专门机构数",
+    "reading_points": "查阅点数",
+    "staff_full_time": "专职工作人员数",
+    "staff_part_time": "兼职工作人员数",
+    "meetings": "工作会议数",
+    "trainings": "培训班数",
+    "trainees": "接受培训人次",
+}
+_TABLE3_NUMBERS = {key: n for n, (key, _) in enumerate(TABLE3_ROWS, start=1)}
+
+
+def _t3(key: str, column: str) -> str:
+    """Where a table 三 cell is: 表三 第24行“（七）总计” “总计”列."""
+    return f"表三 第{_TABLE3_NUMBERS[key]}行“{row_label(key)}” “{column}”列"
 
 
 def validate(figures: AnnualFigures, fmt: Format) -> list[Finding]:
@@ -65,6 +108,8 @@ def validate(figures: AnnualFigures, fmt: Format) -> list[Finding]:
         *_negative_table4(figures),
         *_negative_scalars(figures),
         *_money(figures),
+        *_fee_steps(figures),
+        *_finished(figures, fmt),
         *_township_rules(figures, fmt),
         *_channels(figures),
     ]
@@ -102,8 +147,9 @@ def _balance(figures: AnnualFigures) -> Iterator[Finding]:
         if came != went:
             yield Finding(
                 "table3.balance",
-                f"table3 column {col} rows 一+二 vs （七）总计+四",
-                f"一 + 二 = {came} but （七）总计 + 四 = {went}",
+                f"表三 “{col}”列 第1、2行与第24、25行",
+                f"一、本年新收加二、上年结转为{came}，（七）总计加四、结转下年度继续办理却为{went}，"
+                "两者应相等",
             )
 
 
@@ -115,8 +161,8 @@ def _result_totals(figures: AnnualFigures) -> Iterator[Finding]:
         if entered != expected:
             yield Finding(
                 "table3.result_total",
-                f"table3 column {col} row （七）总计",
-                f"（七）总计 is {entered} but the result rows add up to {expected}",
+                _t3("total", col),
+                f"（七）总计填{entered}，但（一）至（六）各项之和为{expected}",
             )
 
 
@@ -128,8 +174,8 @@ def _applicant_totals(figures: AnnualFigures) -> Iterator[Finding]:
         if entered != expected:
             yield Finding(
                 "table3.applicant_total",
-                f"table3 row {row_label(key)} column {TOTAL_COLUMN}",
-                f"总计 is {entered} but the six applicant columns add up to {expected}",
+                _t3(key, TOTAL_COLUMN),
+                f"总计填{entered}，但六类申请人之和为{expected}",
             )
 
 
@@ -138,7 +184,7 @@ def _negative_table3(figures: AnnualFigures) -> Iterator[Finding]:
     for key, _ in TABLE3_ROWS:
         for col in TABLE3_COLUMNS:
             if figures.cell(key, col) < 0:
-                yield _negative(f"table3 row {row_label(key)} column {col}", figures.cell(key, col))
+                yield _negative(_t3(key, col), figures.cell(key, col))
 
 
 def _negative_table2(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
@@ -148,7 +194,7 @@ def _negative_table2(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
         values = (counts.issued, counts.repealed, counts.in_force)
         for column, value in zip(columns, values, strict=True):
             if value < 0:
-                yield _negative(f"table2 row {label} column {column}", value)
+                yield _negative(f"表二 “{label}”行 “{column}”列", value)
     decisions = (
         ("行政许可", figures.licensing_decisions),
         ("行政处罚", figures.penalty_decisions),
@@ -156,7 +202,7 @@ def _negative_table2(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
     )
     for label, value in decisions:
         if value < 0:
-            yield _negative(f"table2 row {label} column 本年处理决定数量", value)
+            yield _negative(f"表二 “{label}”行 “本年处理决定数量”列", value)
 
 
 def _negative_table4(figures: AnnualFigures) -> Iterator[Finding]:
@@ -169,7 +215,7 @@ def _negative_table4(figures: AnnualFigures) -> Iterator[Finding]:
     for block, cases in blocks:
         for column, value in _case_cells(cases):
             if value < 0:
-                yield _negative(f"table4 {block} column {column}", value)
+                yield _negative(f"表四 “{block}” “{column}”列", value)
 
 
 def _case_cells(cases: CaseCounts) -> tuple[tuple[str, int], ...]:
@@ -183,37 +229,67 @@ def _case_cells(cases: CaseCounts) -> tuple[tuple[str, int], ...]:
 
 def _negative_scalars(figures: AnnualFigures) -> Iterator[Finding]:
     """Narrative counts and application channels may not be negative either."""
-    for name in _SCALARS:
+    for name, label in _SCALAR_NAMES.items():
         value: int = getattr(figures, name)
         if value < 0:
-            yield _negative(f"field {name}", value)
+            yield _negative(f"正文 “{label}”", value)
     for channel, value in figures.apps_by_channel.items():
         if value < 0:
-            yield _negative(f"field apps_by_channel {channel}", value)
+            yield _negative(f"正文 收到申请 “{channel}”申请数", value)
 
 
 def _negative(where: str, value: int | Decimal) -> Finding:
-    return Finding("negative", where, f"{value} is negative; counts and amounts cannot be")
+    return Finding("negative", where, f"填了{value}：数量和金额不能为负数")
 
 
 def _money(figures: AnnualFigures) -> Iterator[Finding]:
-    """Rule 7: 万元 amounts that look like 元, and negative amounts."""
-    wan = (
-        ("table2 row 行政事业性收费 column 本年收费金额（单位：万元）", figures.admin_fees_wan),
-        ("field funds_wan (政府信息公开专项经费, 万元)", figures.funds_wan),
-    )
-    for where, amount in wan:
+    """Rule 7: a 万元 amount out of proportion to the organization's level and the field
+    (likely typed in 元) is a warning; a negative amount is an error."""
+    for name, ceilings in _WAN_CEILINGS.items():
+        amount: Decimal | None = getattr(figures, name)
+        if amount is None:
+            continue
+        where = _WAN_WHERE[name]
         if amount < 0:
             yield _negative(where, amount)
-        elif amount >= _LIKELY_YUAN:
+        elif amount > ceilings[figures.level]:
+            level = _LEVEL_NAMES[figures.level]
             yield Finding(
                 "units",
                 where,
-                f"{money(amount)} 万元 is implausibly large: was the amount entered in 元?",
+                f"{money(amount)}万元对{level}单位的这一项明显偏大"
+                f"（通常不超过{money(ceilings[figures.level])}万元）：是否把元填成了万元？",
                 "warning",
             )
     if figures.fees_collected_yuan < 0:
-        yield _negative("field fees_collected_yuan (信息处理费, 元)", figures.fees_collected_yuan)
+        yield _negative("正文 “信息处理费（元）”", figures.fees_collected_yuan)
+
+
+def _fee_steps(figures: AnnualFigures) -> Iterator[Finding]:
+    """信息处理费 under the 2020 rules comes in whole tens of 元: 0.35 is 万元 typed as 元."""
+    fee = figures.fees_collected_yuan
+    if figures.year < _FEE_RULES_FROM or fee <= 0 or fee % _FEE_STEP_YUAN == 0:
+        return
+    yield Finding(
+        "units",
+        "正文 “信息处理费（元）”",
+        f"信息处理费{money(fee)}元不可能：按国办函〔2020〕109号，按件或按量收取的金额都是"
+        "10元的整数倍。是否把万元填进了以元为单位的栏目？",
+    )
+
+
+def _finished(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
+    """The seed's sentence 按时办结 + 延期办结 + 逾期办结 counts the applications replied in
+    the year: table 三's （七）总计 (the national formats print only the table)."""
+    finished = figures.apps_on_time + figures.apps_extended + figures.apps_late
+    replied = figures.cell("total", TOTAL_COLUMN)
+    if fmt != "seed" or figures.table3_as_totals or finished == replied:
+        return
+    yield Finding(
+        "applications.finished",
+        f"正文 申请办结情况 与 {_t3('total', TOTAL_COLUMN)}",
+        f"按时、延期、逾期办结共{finished}件，表三本年办结却为{replied}件",
+    )
 
 
 def _township_rules(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
@@ -226,8 +302,8 @@ def _township_rules(figures: AnnualFigures, fmt: Format) -> Iterator[Finding]:
         if value > 0:
             yield Finding(
                 "township_rules",
-                f"table2 row 规章 column {column}",
-                f"a township government cannot make 规章, yet {value} is entered",
+                f"表二 “规章”行 “{column}”列",
+                f"乡镇人民政府无权制定规章（《立法法》），这里却填了{value}：请核对",
                 "warning",
             )
 
@@ -241,7 +317,7 @@ def _channels(figures: AnnualFigures) -> Iterator[Finding]:
     if split != received:
         yield Finding(
             "channels",
-            "field apps_by_channel vs table3 row 一、本年新收政府信息公开申请数量 column 总计",
-            f"the channels add up to {split} but {received} applications were received",
+            f"正文 收到申请情况 与 {_t3('new', TOTAL_COLUMN)}",
+            f"当面、网络、信函等方式合计{split}件，表三本年新收却为{received}件",
             "warning",
         )

@@ -161,6 +161,7 @@ def consistent_table3() -> dict[str, dict[str, int]]:
 def busy_figures(level: OrgLevel = "county") -> AnnualFigures:
     figures = seed_figures(level=level, table3=consistent_table3())
     figures.apps_by_channel = {"网络": figures.apps_received()}
+    figures.apps_on_time = figures.cell("total", TOTAL_COLUMN)
     return figures
 
 
@@ -292,10 +293,12 @@ class TestHuiyi:
         figures = seed_figures(org_name="会仪镇人民政府", table3=table3_from_rows(rows))
         findings = validate(figures, "2021")
         wheres = {f.where for f in findings if f.severity == "error"}
-        assert "table3 row 一、本年新收政府信息公开申请数量 column 总计" in wheres
-        assert "table3 row （一）予以公开 column 总计" in wheres
-        assert "table3 column 法律服务机构 row （七）总计" in wheres
-        assert "table3 column 法律服务机构 rows 一+二 vs （七）总计+四" in wheres
+        assert "表三 第1行“一、本年新收政府信息公开申请数量” “总计”列" in wheres
+        assert "表三 第3行“（一）予以公开” “总计”列" in wheres
+        assert "表三 第24行“（七）总计” “法律服务机构”列" in wheres
+        assert "表三 “法律服务机构”列 第1、2行与第24、25行" in wheres
+        messages = " ".join(f.message for f in findings)
+        assert "总计填0，但六类申请人之和为1" in messages
 
     def test_table3_from_rows_shapes(self) -> None:
         assert table3_from_rows([[1] * 7] * 23)["other_other"]["总计"] == 1
@@ -359,14 +362,42 @@ class TestTable2:
         ]  # fmt: skip
         assert tab.rows[16][2].colspan == 2
 
+    def test_2019_fields_print_as_entered_and_blank_when_not(self) -> None:
+        figures = seed_figures(
+            licensing_decisions=7,
+            licensing_prev=12,
+            licensing_change=-2,
+            other_services_decisions=3,
+            fees_prev=4,
+            procurement_projects=2,
+            procurement_amount_wan=Decimal("25.1"),
+        )
+        cells = grid(table(render(figures, "2019"), "table2"))
+        assert [c.text for c in cells[6]] == ["行政许可", "12", "-2", "7"]
+        assert [c.text for c in cells[7]] == ["其他对外管理服务事项", "", "", "3"]
+        assert [c.text for c in cells[10]] == ["行政处罚", "", "", "0"]
+        assert [c.text for c in cells[14][:3]] == ["行政事业性收费", "4", ""]
+        assert [c.text for c in cells[17][:3]] == ["政府集中采购", "2", "25.1"]
+        nothing = grid(table(render(seed_figures(), "2019"), "table2"))
+        assert [c.text for c in nothing[7]] == ["其他对外管理服务事项", "", "", ""]
+        assert [c.text for c in nothing[17][:3]] == ["政府集中采购", "", ""]
+
     @pytest.mark.parametrize("fmt", ["2021", "2019"])
     def test_no_blank_cells(self, fmt: Format) -> None:
+        """Every cell the template fills is printed; only the 2019 table's fields nobody
+        entered (上一年项目数量, 本年增/减, 其他对外管理服务事项, 政府集中采购) stay blank."""
         document = render(AnnualFigures(org_code="x", org_name="某镇人民政府", year=2021), fmt)
         tables = [b for b in document.blocks if isinstance(b, Table)]
         assert [t.key for t in tables] == ["table2", "table3", "table4"]
-        for tab in tables:
+        for tab in tables[1:]:
             grid(tab)
             assert all(cell.text.strip() for row in tab.rows for cell in row)
+        blanks = [(r, c) for r, row in enumerate(grid(tables[0])) for c, cell in enumerate(row)]
+        blanks = [(r, c) for r, c in blanks if not grid(tables[0])[r][c].text.strip()]
+        expected = {"2021": [], "2019": [(6, 1), (6, 2), (7, 1), (7, 2), (7, 3), (10, 1),
+                    (10, 2), (11, 1), (11, 2), (14, 1), (14, 2), (14, 3), (17, 1), (17, 2),
+                    (17, 3)]}  # fmt: skip
+        assert blanks == expected[fmt]
         table3_values = [c.text for row in grid(tables[1])[3:] for c in row[3:]]
         assert len(table3_values) == len(tables[1].rows[3:]) * 7
         assert set(table3_values) == {"0"}
@@ -406,8 +437,37 @@ class TestTable4AndSections:
         lines = block_lines(document)
         assert lines[-1] == "本年度共收取信息处理费200元。"
         channel = seed_section("（二）通过不同渠道和方式公开", "三、")[0]
-        assert channel in lines
+        active = next(line for line in seed_lines() if line.startswith("（一）主动公开政府"))
+        overview = doc_section(document, "一、总体情况", "二、")
+        assert (
+            overview[1]
+            == "（一）主动公开。" + active.partition("。")[2] + (channel.partition("。")[2])
+        )
         assert "本年度未收取信息处理费。" in block_lines(render(seed_figures(), fmt))
+
+    @pytest.mark.parametrize("fmt", ["2021", "2019"])
+    def test_overview_has_one_numbering(self, fmt: Format) -> None:
+        """The clerk's （一）（二） move on after the counts' （一）主动公开; a narrative that
+        opens with its own （一）主动公开 takes the counts instead of a second （一）."""
+        narrative = "（一）依申请公开。全年规范办理。\n（二）监督保障。开展考核。\n不分节的一段。"
+        lines = doc_section(render(seed_figures(basic_situation=narrative), fmt), "一、", "二、")
+        assert [line[:3] for line in lines[1:]] == ["（一）", "（二）", "（三）", "不分节"]
+        assert lines[2] == "（二）依申请公开。全年规范办理。"
+        assert lines[3] == "（三）监督保障。开展考核。"
+        own = "（一）主动公开工作。我乡坚持公开为常态。\n（二）依申请公开。规范办理。"
+        lines = doc_section(render(seed_figures(basic_situation=own), fmt), "一、", "二、")
+        assert [line[:3] for line in lines[1:]] == ["（一）", "（二）"]
+        assert lines[1].startswith("（一）主动公开工作。2016年全乡主动公开信息10条。")
+        assert lines[1].endswith("我乡坚持公开为常态。")
+
+    @pytest.mark.parametrize("fmt", ["seed", "2021", "2019"])
+    def test_no_channel_sentence_when_nothing_was_published(self, fmt: Format) -> None:
+        empty = seed_figures(active_total=0, normative_published=0, ch_website=0, ch_wechat=0)
+        empty.ch_other = 0
+        text = "\n".join(block_lines(render(empty, fmt)))
+        assert "主动公开信息0条" in text
+        assert "在公开的" not in text
+        assert "在公开的10条信息中" in "\n".join(block_lines(render(seed_figures(), fmt)))
 
 
 # ---- (e) and the other rules -------------------------------------------------------------
@@ -419,8 +479,8 @@ class TestRules:
         figures.rules = DocumentCounts(issued=2, in_force=2)
         findings = validate(figures, "2021")
         assert [(f.rule, f.where, f.severity) for f in findings] == [
-            ("township_rules", "table2 row 规章 column 本年制发件数", "warning"),
-            ("township_rules", "table2 row 规章 column 现行有效件数", "warning"),
+            ("township_rules", "表二 “规章”行 “本年制发件数”列", "warning"),
+            ("township_rules", "表二 “规章”行 “现行有效件数”列", "warning"),
         ]
         figures.level = "city"
         assert validate(figures, "2021") == []
@@ -434,14 +494,48 @@ class TestRules:
         figures.reviews = CaseCounts(pending=-2)
         findings = validate(figures, "2021")
         errors = {f.where for f in findings if f.severity == "error"}
-        assert "table2 row 行政处罚 column 本年处理决定数量" in errors
-        assert "table3 row （一）予以公开 column 其他" in errors
-        assert "table4 行政复议 column 尚未审结" in errors
-        assert any(w.startswith("field funds_wan") for w in errors)
+        assert "表二 “行政处罚”行 “本年处理决定数量”列" in errors
+        assert "表三 第3行“（一）予以公开” “其他”列" in errors
+        assert "表四 “行政复议” “尚未审结”列" in errors
+        assert "机构人员经费 “政府信息公开专项经费（万元）”栏" in errors
         (units,) = [f for f in findings if f.rule == "units"]
         assert units.severity == "warning"
-        assert units.where == "table2 row 行政事业性收费 column 本年收费金额（单位：万元）"
+        assert units.where == "表二 “行政事业性收费”行 “本年收费金额（单位：万元）”列"
         assert findings[-1].severity == "warning"  # errors come first
+
+    def test_money_is_judged_by_level_and_field(self) -> None:
+        """800 万元 of 专项经费 is a warning for a township, not for a city; 0.35 元 of
+        信息处理费 is impossible under the 2020 fee rules: an error."""
+        township = busy_figures(level="township")
+        township.year = 2022
+        township.funds_wan = Decimal(800)
+        township.fees_collected_yuan = Decimal("0.35")
+        findings = validate(township, "2021")
+        by_rule = {(f.rule, f.severity, f.where) for f in findings}
+        assert by_rule == {
+            ("units", "warning", "机构人员经费 “政府信息公开专项经费（万元）”栏"),
+            ("units", "error", "正文 “信息处理费（元）”"),
+        }
+        warning = next(f for f in findings if f.severity == "warning")
+        assert "乡镇" in warning.message
+        assert "50万元" in warning.message
+        city = busy_figures(level="city")
+        city.funds_wan = Decimal(800)
+        city.fees_collected_yuan = Decimal(300)
+        assert validate(city, "2021") == []
+        city.admin_fees_wan = Decimal(2_000_000)
+        assert [f.rule for f in validate(city, "2021")] == ["units"]
+
+    def test_late_replies_must_add_up_with_table3(self) -> None:
+        """按时 + 延期 + 逾期 办结 in the seed's sentence are table 三's （七）总计."""
+        figures = busy_figures()
+        replied = figures.cell("total", TOTAL_COLUMN)
+        figures.apps_on_time, figures.apps_extended, figures.apps_late = replied - 3, 2, 1
+        assert validate(figures, "seed") == []
+        figures.apps_late = 0
+        (finding,) = validate(figures, "seed")
+        assert (finding.rule, finding.severity) == ("applications.finished", "error")
+        assert validate(figures, "2021") == []  # the national formats print no such sentence
 
     def test_channel_split_must_match_received(self) -> None:
         figures = busy_figures()
