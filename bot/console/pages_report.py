@@ -13,8 +13,9 @@ from typing import Annotated, Any, get_args
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.annual.document import Finding
+from bot.annual.document import Finding, Paragraph
 from bot.annual.export import MEDIA_TYPES, ExportKind, build_report, default_format, export
+from bot.annual.format_common import active_paragraphs
 from bot.annual.formats import Format
 from bot.annual.source import figures_for_report
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, current_user, ensure
@@ -112,6 +113,12 @@ async def report_page(
         format_labels=FORMAT_LABELS,
         kind_labels=KIND_LABELS,
         findings=[*findings, *notes],
+        active_lines=[
+            block.lead + block.text
+            for block in active_paragraphs(figures)
+            if isinstance(block, Paragraph)
+        ][: 2 if figures.active_total else 1],
+        normative_issued=figures.normative_issued,
         has_members=await Organization.exists(parent_id=org.id),
         include_unsubmitted=include_unsubmitted,
         missing=figures.rollup_missing,

@@ -68,6 +68,7 @@ async def desk(settings: Settings) -> AsyncIterator[Desk]:
             ("td_editor", "王编辑", tiande, "editor"),
             ("td_reviewer", "李审核", tiande, "reviewer"),
             ("lh_editor", "钱编辑", lianhe, "editor"),
+            ("sl_editor", "孙编辑", county, "editor"),
         ]:
             user = await User.create(username=username, display_name=name, password_hash=digest)
             await users.set_role(user, org, role)
@@ -415,3 +416,54 @@ class TestTable3AndTexts:
             assert "联合乡将继续努力" in page
             assert "天德乡" not in page
             assert "http://tiande.example" not in page
+
+
+class TestReportPage:
+    async def test_errors_block_the_printable_downloads(self, desk: Desk) -> None:
+        """A 信息处理费 of 0.35 元 (万元 typed into a 元 field) is an error: the page says the
+        downloads are blocked and names it; .docx is refused, the data file is not."""
+        year = local_today().year - 1
+        await Application.create(
+            organization=desk.orgs["tiande"], received_on=dt.date(year, 3, 4),
+            replied_on=dt.date(year, 3, 8), outcome="open", channel="网络",
+            applicant_type="自然人", request="申请", fee_yuan="0.35",
+        )  # fmt: skip
+        async with desk.login("td_editor") as c:
+            page = await c.get(f"/console/report?year={year}&format=2021")
+            assert 'id="download-blocked"' in page.text
+            assert "信息处理费0.35元不可能" in page.text
+            refused = await c.get(f"/console/report/{year}/annual.docx?format=2021")
+            assert refused.status_code == 409
+            assert "改正后才能下载" in refused.text
+            assert "信息处理费" in refused.text
+            data = await c.get(f"/console/report/{year}/annual.json?format=2021")
+            assert data.status_code == 200
+            assert data.json()["valid"] is False
+            await Application.filter(organization_id=desk.orgs["tiande"].id).update(fee_yuan=100)
+            docx_file = await c.get(f"/console/report/{year}/annual.docx?format=2021")
+            assert docx_file.status_code == 200
+
+    async def test_county_chooses_whether_to_sum_unsubmitted_townships(self, desk: Desk) -> None:
+        year = local_today().year - 1
+        await ReportText.create(organization=desk.orgs["tiande"], year=year, submitted=True)
+        await Case.create(
+            organization=desk.orgs["lianhe"], kind="review", received_on=dt.date(year, 5, 1)
+        )
+        async with desk.login("sl_editor") as c:
+            page = await c.get(f"/console/report?year={year}")
+            assert 'name="include_unsubmitted"' in page.text
+            missing = re.search(r'id="rollup-missing">([^<]*)<', page.text)
+            assert missing
+            assert "联合乡人民政府" in missing.group(1)
+            assert "天德乡人民政府" not in missing.group(1)
+            assert "未计入汇总" in missing.group(1)
+            left_out = await c.get(f"/console/report/{year}/annual.docx?format=2021")
+            text = "\n".join(p.text for p in docx.Document(io.BytesIO(left_out.content)).paragraphs)
+            assert "联合乡人民政府尚未提交" in text
+            assert "其数据未计入本报告汇总" in text
+            data = await c.get(f"/console/report/{year}/annual.json?include_unsubmitted=true")
+            assert data.json()["figures"]["reviews"]["total"] == 1
+            assert data.json()["rollup"]["missing_counted"] is True
+            page = await c.get(f"/console/report?year={year}&include_unsubmitted=true")
+            assert "include_unsubmitted=true" in page.text
+            assert "其现有数据已计入汇总" in page.text
