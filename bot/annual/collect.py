@@ -58,6 +58,8 @@ TABLE3_COLUMNS = (*APPLICANT_COLUMNS, TOTAL_COLUMN)
 _FALLBACK_OUTCOME = "other_other"  # replied without a recorded outcome: （六）3.其他
 _LEVELS: dict[str, OrgLevel] = {level: level for level in get_args(OrgLevel)}
 _TOWNSHIP_SUFFIXES = ("乡人民政府", "镇人民政府", "街道办事处", "乡", "镇", "街道")
+# What a draft copies from the latest earlier year. Not title_org_name: the seed's title
+# names its county instead of the township (a quirk), which a new year's draft must not keep.
 _TEXT_FIELDS = (
     "basic_situation",
     "problems",
@@ -66,7 +68,6 @@ _TEXT_FIELDS = (
     "contact",
     "level",
     "area_word",
-    "title_org_name",
 )
 
 
@@ -189,9 +190,28 @@ def _short_name(name: str) -> str:
     return name
 
 
+# How a text names its own kind of area: a 镇 drafting from a 乡's text says 我镇, not 我乡.
+_AREA_KINDS = ("街道", "乡", "镇")
+_AREA_WORDS = ("我{}", "全{}", "本{}", "{}党委", "{}政府", "{}机关", "{}村两级", "{}直")
+
+
+def _area_kind(name: str) -> str:
+    short = _short_name(name)
+    return next((kind for kind in _AREA_KINDS if short.endswith(kind)), "")
+
+
+def _area_renames(source: Organization, target: Organization) -> list[tuple[str, str]]:
+    old, new = _area_kind(source.name), _area_kind(target.name)
+    if not old or not new or old == new:
+        return []
+    return [(word.format(old), word.format(new)) for word in _AREA_WORDS]
+
+
 async def _renames(source: Organization, target: Organization) -> list[tuple[str, str]]:
-    """(old, new) names: the organizations' full and short names, then their parents'."""
+    """(old, new) names: the organizations' full and short names, their kind of area (乡/镇),
+    then their parents'."""
     pairs = [(source.name, target.name), (_short_name(source.name), _short_name(target.name))]
+    pairs += _area_renames(source, target)
     if source.parent_id != target.parent_id and source.parent_id and target.parent_id:
         old = await Organization.get(id=source.parent_id)
         new = await Organization.get(id=target.parent_id)

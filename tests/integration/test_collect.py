@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from bot import publishing
-from bot.annual.collect import TABLE3_COLUMNS, collect, collect_rollup
+from bot.annual.collect import TABLE3_COLUMNS, collect, collect_rollup, report_text
 from bot.annual.figures import (
     APPLICANT_COLUMNS,
     RESULT_ROWS,
@@ -348,7 +349,8 @@ class TestRollup:
         figures, missing = await collect_rollup(
             county, 2023, calendar=CALENDAR, include_unsubmitted=True
         )
-        assert missing == ["联合乡人民政府"] and figures.rollup_counts_missing
+        assert missing == ["联合乡人民政府"]
+        assert figures.rollup_counts_missing
         assert (figures.org_code, figures.level, figures.problems) == (
             "shulan",
             "county",
@@ -367,3 +369,42 @@ class TestRollup:
         await make_org("tiande", "天德乡人民政府", parent=county)
         _figures, missing = await collect_rollup(county, 2023, calendar=CALENDAR)
         assert missing == ["天德乡人民政府"]
+
+
+class TestDrafts:
+    async def _seed_texts(self) -> tuple[Organization, Organization]:
+        county = await make_org("shulan", "舒兰市人民政府")
+        tiande = await make_org("tiande", "天德乡人民政府", parent=county)
+        await ReportText.create(
+            organization=tiande,
+            year=2016,
+            basic_situation=_seed_part("2016年以来", "3.扩大政务公开"),
+            problems=_seed_part("2016年我乡政府信息公开", "四是要突出重点"),
+            contact=SEED_CONTACT,
+            title_org_name="舒兰市人民政府",
+            submitted=True,
+        )
+        return county, tiande
+
+    async def test_a_2025_draft_of_the_seed_moves_every_year(self) -> None:
+        _county, tiande = await self._seed_texts()
+        draft = await report_text(tiande, 2025)
+        assert draft.pk is None
+        text = draft.basic_situation + draft.problems
+        assert draft.basic_situation.startswith("2025年以来，")
+        assert "2026年，我乡将针对存在的问题" in draft.problems
+        assert not re.search(r"201[5-7]年", text)
+        assert draft.title_org_name == ""  # the seed's title quirk is not carried on
+        assert "舒兰市" in text  # its own county, rightly kept
+
+    async def test_a_town_drafting_from_a_township_sibling_speaks_for_itself(self) -> None:
+        county, _tiande = await self._seed_texts()
+        xinan = await make_org("xinan", "新安镇人民政府", parent=county)
+        draft = await report_text(xinan, 2025)
+        text = draft.basic_situation + draft.problems
+        assert "天德" not in text
+        assert not re.search(r"我乡|全乡|乡党委|乡政府", text)
+        assert "2025年以来，在镇党委、镇政府的正确领导" in draft.basic_situation
+        assert "2026年，我镇将" in draft.problems
+        assert "新安镇网站建设" in draft.basic_situation
+        assert (draft.contact, draft.title_org_name) == ("", "")
