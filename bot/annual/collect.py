@@ -36,7 +36,7 @@ from bot.annual.figures import (
 from bot.annual.rollup import add_figures
 from bot.deadlines import WorkCalendar, finished_on_time
 from bot.report import area_word, channel_section
-from storage.ledger import wechat_reach
+from storage.ledger import local_today, wechat_reach
 from storage.models import Item, Organization
 from storage.register_models import (
     APPLICATION_CHANNELS,
@@ -91,6 +91,7 @@ async def collect(org: Organization, year: int, *, calendar: WorkCalendar) -> An
         publication_url=text.publication_url,
         contact=text.contact,
         report_date=text.report_date,
+        generated_on=local_today(),
     )
     await _fill_active(figures, org)
     await _fill_applications(figures, org, calendar)

@@ -55,6 +55,8 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     date_line: str = ""  # e.g. "（2017年2月23日）" under the title, when used
     format: Literal["seed", "2019", "2021"] = "2021"
+    # The sign-off under the last section: the organization, then the date (GB/T 9704).
+    sign_off: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True, slots=True)

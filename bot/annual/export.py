@@ -68,7 +68,10 @@ h2, h3, h4 {{ font-size: 16pt; line-height: 28.95pt; margin: 0; text-indent: 2em
 h2 {{ font-family: {_FONT_STACKS["hei"]}; font-weight: normal; }}
 h3 {{ font-family: {_FONT_STACKS["kai"]}; font-weight: normal; }}
 h4 {{ font-weight: bold; }}
-p {{ margin: 0; text-align: justify; }}
+p {{ margin: 0; text-align: justify; overflow-wrap: anywhere; }}
+footer.sign-off {{ margin-top: 28.95pt; text-align: right; padding-right: 2em; }}
+footer.sign-off p {{ text-align: right; }}
+footer.sign-off p.signed-on {{ padding-right: 2em; }}
 p.indent {{ text-indent: 2em; }}
 .lead {{ font-family: {_FONT_STACKS["kai"]}; }}
 figure {{ margin: 0 0 28.95pt 0; }}
@@ -156,6 +159,10 @@ def to_html(doc: Document) -> str:
             parts.append(_html_paragraph(block))
         else:
             parts.append(html_table(block, figure=True))
+    organization, date = doc.sign_off
+    if organization or date:
+        signed = f'<p>{e(organization)}</p><p class="signed-on">{e(date)}</p>'
+        parts.append(f'<footer class="sign-off">{signed}</footer>')
     parts += ["</main>", "</body>", "</html>", ""]
     return "\n".join(parts)
 
@@ -227,6 +234,7 @@ def to_markdown(doc: Document) -> str:
             if block.caption:
                 parts.append(f"**{_md_escape(block.caption)}**")
             parts.append(_md_table(block))
+    parts += [_md_escape(line) for line in doc.sign_off if line]
     return "\n\n".join(parts) + "\n"
 
 
@@ -263,6 +271,7 @@ def to_json(doc: Document, figures: AnnualFigures, findings: list[Finding]) -> d
             "date_line": doc.date_line,
             "format": doc.format,
             "blocks": [_block_json(block) for block in doc.blocks],
+            "sign_off": {"organization": doc.sign_off[0], "date": doc.sign_off[1]},
         },
         "rollup": {
             "missing": list(figures.rollup_missing),

@@ -8,6 +8,7 @@ fontconfig aliases in ``deploy/fonts/`` map them to Fandol and Noto CJK.
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import docx
@@ -86,6 +87,7 @@ def to_docx(doc: Document) -> bytes:
                 out.add_paragraph("", style=STYLE_TABLE)  # keep adjacent tables apart
             _table(out, block)
         previous = block
+    _sign_off(out, doc.sign_off)
     buffer = io.BytesIO()
     out.save(buffer)
     return buffer.getvalue()
@@ -217,6 +219,8 @@ def _paragraph_style(out: Any, name: str) -> Any:
 
 def _paragraph(out: Any, block: Paragraph) -> None:
     p = out.add_paragraph()
+    if _LONG_LATIN.search(block.text):
+        _wrap_inside_words(p)
     if block.indent:
         _indent_chars(p.paragraph_format, _INDENT_CHARS, BODY_PT)
     if block.lead:
@@ -224,6 +228,53 @@ def _paragraph(out: Any, block: Paragraph) -> None:
         set_fonts(lead._element.get_or_add_rPr(), KAI_FONT)
     if block.text:
         p.add_run(block.text)
+
+
+# A URL, e-mail address or other run of Latin text too long to sit at the end of a line.
+_LONG_LATIN = re.compile(r"[!-~]{20,}")
+
+
+def _wrap_inside_words(p: Any) -> None:
+    """Let Latin text break at any character, as Chinese does (w:wordWrap off: Word's
+    允许西文在单词中间换行), so a long URL cannot leave the line before it stretched."""
+    wrap = OxmlElement("w:wordWrap")
+    wrap.set(qn("w:val"), "0")
+    ppr = p._p.get_or_add_pPr()
+    ppr.append(wrap)
+    _order_ppr(ppr)
+
+
+# w:pPr children in schema order, as far as this module writes them.
+_PPR_ORDER = (
+    "pStyle", "keepNext", "keepLines", "pageBreakBefore", "widowControl", "wordWrap",
+    "spacing", "ind", "jc", "outlineLvl",
+)  # fmt: skip
+
+
+def _order_ppr(ppr: Any) -> None:
+    rank = {qn(f"w:{name}"): i for i, name in enumerate(_PPR_ORDER)}
+    children = sorted(ppr, key=lambda el: rank.get(el.tag, len(rank)))
+    for el in children:
+        ppr.remove(el)
+        ppr.append(el)
+
+
+def _sign_off(out: Any, sign_off: tuple[str, str]) -> None:
+    """GB/T 9704 7.3.5: the organization above the date, the date four characters in from
+    the right margin, after one empty line; kept on the page of the text before it."""
+    organization, date = sign_off
+    if not (organization or date):
+        return
+    out.add_paragraph("").paragraph_format.keep_with_next = True
+    for text, chars in ((organization, _SIGN_OFF_INDENT_CHARS[0]), (date, 4)):
+        p = out.add_paragraph(text)
+        p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        p.paragraph_format.right_indent = Pt(chars * BODY_PT)
+        p.paragraph_format.keep_with_next = text == organization
+        p.paragraph_format.keep_together = True
+
+
+_SIGN_OFF_INDENT_CHARS = (2, 4)
 
 
 def _footers(out: Any) -> None:
@@ -305,10 +356,29 @@ def _table(out: Any, table: Table) -> None:
         for item in row:
             _cell(grid, item)
     if len(table.rows) <= KEEP_TOGETHER_ROWS:  # a short table moves to the next page whole
-        for row in grid.rows[:-1]:
-            for tc in row._tr.tc_lst:
-                for p in tc.iter(qn("w:p")):
-                    p.get_or_add_pPr().get_or_add_keepNext()
+        _keep_rows_together(grid, range(len(table.rows) - 1))
+    else:  # a long one may break, but never inside a merged row label that fits on a page
+        _keep_rows_together(grid, _rows_inside_label_merges(placed, repeat))
+
+
+def _rows_inside_label_merges(placed: list[list[Placed]], header: int) -> set[int]:
+    """Rows that must stay with the next one: every row of a vertically merged label cell
+    (such as table 三's （三）不予公开, eight rows) but its last, so that no page starts with
+    rows whose label stayed on the page before. The header rows repeat anyway."""
+    rows: set[int] = set()
+    for row in placed:
+        for item in row:
+            span = item.cell.rowspan
+            if item.row >= header and 1 < span <= KEEP_TOGETHER_ROWS // 2:
+                rows.update(range(item.row, item.row + span - 1))
+    return rows
+
+
+def _keep_rows_together(grid: Any, rows: Any) -> None:
+    for r in rows:
+        for tc in grid.rows[r]._tr.tc_lst:
+            for p in tc.iter(qn("w:p")):
+                p.get_or_add_pPr().get_or_add_keepNext()
 
 
 def _cell(grid: Any, item: Placed) -> None:

@@ -160,6 +160,7 @@ class AnnualFigures:
     publication_url: str = ""
     contact: str = ""
     report_date: dt.date | None = None
+    generated_on: dt.date | None = None  # the sign-off's date when no report date is set
 
     def apps_received(self) -> int:
         """Applications received this year (table 三 一, 总计 column)."""

@@ -37,6 +37,18 @@ def title_lines(figures: AnnualFigures) -> list[str]:
     return [f"{org_title(figures)}{figures.year}年", "政府信息公开工作年度报告"]
 
 
+def sign_off(figures: AnnualFigures) -> tuple[str, str]:
+    """The organization and the date that close the report: the report date, else the day it
+    was generated, else a date line left to be filled in by hand."""
+    day = figures.report_date or figures.generated_on
+    date = (
+        f"{day.year}年{day.month}月{day.day}日"
+        if day
+        else "\u3000\u3000年\u3000\u3000月\u3000\u3000日"
+    )
+    return figures.org_name, date
+
+
 def date_line(figures: AnnualFigures) -> str:
     """The optional dated line under the title, e.g. （2017年2月23日）."""
     day = figures.report_date

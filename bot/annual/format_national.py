@@ -17,6 +17,7 @@ from bot.annual.format_common import (
     period_sentence,
     publication_sentences,
     rollup_note,
+    sign_off,
     title_lines,
 )
 from bot.annual.format_tables import NationalFormat, table2, table3, table4
@@ -41,7 +42,7 @@ def render_national(figures: AnnualFigures, fmt: NationalFormat) -> Document:
     for number, (title, section) in enumerate(sections, start=1):
         blocks.append(heading(number, title))
         blocks.extend(section)
-    return Document(title_lines(figures), blocks, date_line(figures), fmt)
+    return Document(title_lines(figures), blocks, date_line(figures), fmt, sign_off(figures))
 
 
 def _table3_note(figures: AnnualFigures) -> list[Block]:

@@ -18,6 +18,7 @@ from bot.annual.format_common import (
     publication_sentences,
     rollup_note,
     run_in,
+    sign_off,
     title_lines,
     we,
 )
@@ -52,7 +53,7 @@ def render_seed(figures: AnnualFigures) -> Document:
     for number, section in enumerate(sections, start=1):
         blocks.append(heading(number, section.title))
         blocks.extend(section.blocks)
-    return Document(title_lines(figures), blocks, date_line(figures), "seed")
+    return Document(title_lines(figures), blocks, date_line(figures), "seed", sign_off(figures))
 
 
 def _sections(figures: AnnualFigures) -> list[Section]:

@@ -427,3 +427,73 @@ class TestChoosing:
     )
     def test_accept_header(self, accept: str | None, kind: str | None) -> None:
         assert negotiate(accept) == kind
+
+
+class TestLayout:
+    """Long URLs, the label merges of a long table 三 and the sign-off (report.md §4)."""
+
+    @staticmethod
+    def _national(**changes: Any) -> Any:
+        from bot.annual.formats import render
+        from tests.unit.test_annual_formats import seed_figures
+
+        figures = seed_figures(**changes)
+        return render(figures, "2021")
+
+    def test_a_paragraph_with_a_long_url_may_break_inside_it(self) -> None:
+        word = docx.Document(io.BytesIO(to_docx(self._national())))
+        wraps = {
+            p.text[:6]: p._p.pPr.find(qn("w:wordWrap")) is not None
+            for p in word.paragraphs
+            if p.text and p._p.pPr is not None
+        }
+        preamble = next(p for p in word.paragraphs if "http://218.27.140.5" in p.text)
+        wrap = preamble._p.pPr.find(qn("w:wordWrap"))
+        assert wrap is not None
+        assert wrap.get(qn("w:val")) == "0"
+        assert preamble.paragraph_format.alignment in (None, WD_ALIGN_PARAGRAPH.JUSTIFY)
+        assert sum(wraps.values()) == 1  # only the paragraph with the URL
+
+    def test_a_long_table3_keeps_each_merged_label_with_its_rows(self) -> None:
+        word = docx.Document(io.BytesIO(to_docx(self._national())))
+        table3 = next(t for t in word.tables if "申请人情况" in t.cell(0, 3).text)
+        trs = table3._tbl.tr_lst
+        assert len(trs) == 28
+        header = [tr.trPr.find(qn("w:tblHeader")) is not None for tr in trs]
+        assert header == [True] * 3 + [False] * 25
+        keep = [
+            all(
+                p.find(qn("w:pPr") + "/" + qn("w:keepNext")) is not None for p in tr.iter(qn("w:p"))
+            )
+            for tr in trs
+        ]
+        # rows 8-15 are （三）不予公开 1-8, 16-18 （四）, 19-23 （五）, 24-26 （六）
+        groups = [(7, 8), (15, 3), (18, 5), (23, 3)]
+        expected = [False] * 28
+        for start, size in groups:
+            for r in range(start, start + size - 1):
+                expected[r] = True
+        assert keep == expected
+        assert all(tr.trPr.find(qn("w:cantSplit")) is not None for tr in trs)
+
+    def test_the_sign_off_is_always_there(self) -> None:
+        import datetime as dt
+
+        dated = self._national(report_date=dt.date(2025, 1, 20))
+        assert dated.sign_off == ("天德乡人民政府", "2025年1月20日")
+        generated = self._national(generated_on=dt.date(2025, 2, 3))
+        assert generated.sign_off == ("天德乡人民政府", "2025年2月3日")
+        blank = self._national()
+        assert blank.sign_off[1] == "\u3000\u3000年\u3000\u3000月\u3000\u3000日"
+        word = docx.Document(io.BytesIO(to_docx(dated)))
+        last = [p for p in word.paragraphs[-3:]]
+        assert [p.text for p in last] == ["", "天德乡人民政府", "2025年1月20日"]
+        assert all(p.alignment == WD_ALIGN_PARAGRAPH.RIGHT for p in last[1:])
+        assert last[2].paragraph_format.right_indent == Pt(4 * 16)
+        assert last[0].paragraph_format.keep_with_next
+        assert last[1].paragraph_format.keep_with_next
+        assert '<footer class="sign-off"><p>天德乡人民政府</p>' in to_html(dated)
+        assert to_markdown(dated).endswith("天德乡人民政府\n\n2025年1月20日\n")
+        figures = AnnualFigures(org_code="x", org_name="天德乡人民政府", year=2024)
+        signed = to_json(dated, figures, [])["document"]["sign_off"]
+        assert signed == {"organization": "天德乡人民政府", "date": "2025年1月20日"}
