@@ -11,9 +11,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 from tortoise.models import Model
 
 from bot.applications import OUTCOME_CHOICES
@@ -38,52 +38,16 @@ from storage.register_models import (
     Response,
 )
 
-Count = Field(default=None, ge=-100_000_000, le=100_000_000)
-
-
-class ApplicationDeskIn(ApplicationIn):
-    """An application as the desk keeps it: the API's fields plus the applicant's name, what
-    the reply said, and the fee's basis (国办函〔2020〕109号)."""
-
-    applicant_name: str = Field(default="", max_length=100)
-    reply_note: str = Field(default="", max_length=5000)
-    fee_basis: Literal["", "按件", "按量"] = ""
-    fee_pages: int = Field(default=0, ge=0, le=1_000_000)
+# The desk's schemas are the JSON API's (bot.web.register_schemas): one validation for a
+# form, a spreadsheet row and an API call. Only the console links a document to its item.
+ApplicationDeskIn = ApplicationIn
+DecisionsDeskIn = DecisionsIn
 
 
 class DocumentDeskIn(NormativeDocumentIn):
-    """A 规章 or 规范性文件 with its 有效性 and the item that published it."""
+    """A 规章 or 规范性文件 with the item that published it (set by the console's link)."""
 
-    validity: Literal["有效", "失效", "废止"] = "有效"
     item_id: int | None = None
-
-    @model_validator(mode="after")
-    def _repeal_dated(self) -> DocumentDeskIn:
-        if self.validity != "有效" and self.repealed_on is None:
-            raise ValueError("repealed_on: required when validity is not 有效")
-        if self.validity == "有效" and self.repealed_on is not None:
-            self.validity = "废止"
-        return self
-
-
-class DecisionsDeskIn(DecisionsIn):
-    """Table 二's counts, plus the 2019 format's fields (empty: not entered, left blank)."""
-
-    other_services: int | None = Field(default=None, ge=0, le=100_000_000)
-    licensing_prev: int | None = Field(default=None, ge=0, le=100_000_000)
-    licensing_change: int | None = Count
-    other_services_prev: int | None = Field(default=None, ge=0, le=100_000_000)
-    other_services_change: int | None = Count
-    penalty_prev: int | None = Field(default=None, ge=0, le=100_000_000)
-    penalty_change: int | None = Count
-    enforcement_prev: int | None = Field(default=None, ge=0, le=100_000_000)
-    enforcement_change: int | None = Count
-    fees_prev: int | None = Field(default=None, ge=0, le=100_000_000)
-    fees_change: int | None = Count
-    procurement_projects: int | None = Field(default=None, ge=0, le=100_000_000)
-    procurement_amount_wan: Decimal | None = Field(
-        default=None, ge=0, max_digits=14, decimal_places=4
-    )
 
 
 RESPONSE_KIND_LABELS = {

@@ -14,6 +14,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from bot.annual.figures import RESULT_ROWS
@@ -39,6 +40,7 @@ Day = Annotated[dt.date, AfterValidator(_not_future)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Count = Annotated[int, Field(ge=0, le=100_000_000)]
+Change = Annotated[int, Field(ge=-100_000_000, le=100_000_000)]  # 本年增/减
 Yuan = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Wan = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]  # 万元
 Narrative = Annotated[str, Field(max_length=50_000)]
@@ -76,6 +78,12 @@ class ApplicationIn(_In):
     replied_on: Day | None = Field(default=None, validate_default=True)
     fee_yuan: Yuan = Decimal(0)
     replies_already_public: bool = False
+    # The desk's fields: who asked (for the 告知书), what the reply said, the fee's basis
+    # under 国办函〔2020〕109号 and the pages supplied.
+    applicant_name: str = Field(default="", max_length=100)
+    reply_note: str = Field(default="", max_length=5000)
+    fee_basis: Literal["", "按件", "按量"] = ""
+    fee_pages: int = Field(default=0, ge=0, le=1_000_000)
 
     @field_validator("corrected_on")
     @classmethod
@@ -113,6 +121,10 @@ class ApplicationOut(_Out):
     replied_on: dt.date | None
     fee_yuan: YuanOut
     replies_already_public: bool
+    applicant_name: str
+    reply_note: str
+    fee_basis: str
+    fee_pages: int
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -138,12 +150,21 @@ class NormativeDocumentIn(_In):
     doc_number: str = Field(default="", max_length=100)
     issued_on: Day
     repealed_on: Day | None = None
+    validity: Literal["有效", "失效", "废止"] = "有效"  # 有效性; a dated repeal means 废止
 
     @field_validator("repealed_on")
     @classmethod
     def _repealed_after_issue(cls, day: dt.date | None, info: ValidationInfo) -> dt.date | None:
         _on_or_after(day, info, "issued_on")
         return day
+
+    @model_validator(mode="after")
+    def _repeal_dated(self) -> NormativeDocumentIn:
+        if self.validity != "有效" and self.repealed_on is None:
+            raise ValueError("repealed_on: required when validity is not 有效")
+        if self.validity == "有效" and self.repealed_on is not None:
+            self.validity = "废止"
+        return self
 
 
 class NormativeDocumentOut(_Out):
@@ -153,6 +174,8 @@ class NormativeDocumentOut(_Out):
     doc_number: str
     issued_on: dt.date
     repealed_on: dt.date | None
+    validity: str
+    item_id: int | None  # the item that published it (linked in the console)
 
 
 class CaseIn(_In):
@@ -198,6 +221,20 @@ class DecisionsIn(_In):
     penalty: Count = 0
     enforcement: Count = 0
     admin_fees_wan: Wan = Decimal(0)
+    # The 2019 format's table 二 only; null: not entered, printed blank as its template has it.
+    other_services: Count | None = None  # 其他对外管理服务事项 处理决定数量
+    licensing_prev: Count | None = None  # 上一年项目数量
+    licensing_change: Change | None = None  # 本年增/减
+    other_services_prev: Count | None = None
+    other_services_change: Change | None = None
+    penalty_prev: Count | None = None
+    penalty_change: Change | None = None
+    enforcement_prev: Count | None = None
+    enforcement_change: Change | None = None
+    fees_prev: Count | None = None
+    fees_change: Change | None = None
+    procurement_projects: Count | None = None  # 政府集中采购 采购项目数量
+    procurement_amount_wan: Wan | None = None  # 采购总金额
 
 
 class DecisionsOut(_Out):
@@ -206,6 +243,19 @@ class DecisionsOut(_Out):
     penalty: int
     enforcement: int
     admin_fees_wan: WanOut
+    other_services: int | None
+    licensing_prev: int | None
+    licensing_change: int | None
+    other_services_prev: int | None
+    other_services_change: int | None
+    penalty_prev: int | None
+    penalty_change: int | None
+    enforcement_prev: int | None
+    enforcement_change: int | None
+    fees_prev: int | None
+    fees_change: int | None
+    procurement_projects: int | None
+    procurement_amount_wan: WanOut | None
 
 
 class FactsIn(_In):

@@ -262,3 +262,85 @@ class TestIsolation:
         """A code that names no organization answers 404 like one the caller may not see."""
         response = await api.client.get("/api/v1/orgs/nowhere/cases", headers=api.admin)
         assert response.status_code == 404
+
+
+class TestDeskFields:
+    async def test_applications_take_the_desks_fields(self, api: Api) -> None:
+        body = {
+            **APPLICATION,
+            "applicant_name": "某某公司",
+            "reply_note": "已提供资金使用明细。",
+            "fee_basis": "按量",
+            "fee_pages": 45,
+        }
+        created = await api.client.post(f"{BASE}/applications", json=body, headers=api.tiande)
+        assert created.status_code == 201, created.text
+        shown = created.json()
+        assert (shown["applicant_name"], shown["fee_basis"], shown["fee_pages"]) == (
+            "某某公司",
+            "按量",
+            45,
+        )
+        stored = await Application.get(id=shown["id"])
+        assert stored.reply_note == "已提供资金使用明细。"
+        bad = await api.client.post(
+            f"{BASE}/applications", json={**body, "fee_basis": "按年"}, headers=api.tiande
+        )
+        assert (bad.status_code, _error_fields(bad)) == (422, ["fee_basis"])
+
+    async def test_documents_take_their_validity(self, api: Api) -> None:
+        url = f"{BASE}/normative-documents"
+        body = {**RECORDS["normative-documents"], "validity": "失效"}
+        undated = await api.client.post(url, json=body, headers=api.tiande)
+        assert undated.status_code == 422
+        assert "repealed_on" in undated.text
+        dated = await api.client.post(
+            url, json={**body, "repealed_on": "2024-05-01"}, headers=api.tiande
+        )
+        assert dated.status_code == 201, dated.text
+        assert (dated.json()["validity"], dated.json()["item_id"]) == ("失效", None)
+
+    async def test_decisions_take_the_2019_fields_and_keep_blanks_blank(self, api: Api) -> None:
+        url = f"{BASE}/decisions/2024"
+        body = {"licensing": 7, "licensing_prev": 12, "licensing_change": -2,
+                "procurement_amount_wan": "25.1"}  # fmt: skip
+        put = await api.client.put(url, json=body, headers=api.tiande)
+        assert put.status_code == 200, put.text
+        shown = put.json()
+        assert (shown["licensing_change"], shown["procurement_amount_wan"]) == (-2, "25.1000")
+        assert shown["other_services"] is None
+        bad = await api.client.put(url, json={"penalty_prev": -1}, headers=api.tiande)
+        assert (bad.status_code, _error_fields(bad)) == (422, ["penalty_prev"])
+        report = await api.client.get(
+            "/api/v1/reports/tiande/2024/annual?format=2019&as=json", headers=api.tiande
+        )
+        table2 = next(b for b in report.json()["document"]["blocks"] if b.get("key") == "table2")
+        licensing = next(r for r in table2["rows"] if r[0]["text"] == "行政许可")
+        assert [c["text"] for c in licensing] == ["行政许可", "12", "-2", "7"]
+        other = next(r for r in table2["rows"] if r[0]["text"] == "其他对外管理服务事项")
+        assert [c["text"] for c in other] == ["其他对外管理服务事项", "", "", ""]
+
+
+def test_the_factory_writes_four_routes_per_register() -> None:
+    """Each list register has list/create/update/delete under the names, methods and status
+    codes the hand-written routes had (their OpenAPI document was diffed identical)."""
+    shapes = {
+        (route.name, frozenset(route.methods), route.path, route.status_code)
+        for route in registers.router.routes
+        if isinstance(route, APIRoute)
+    }
+    base = "/api/v1/orgs/{org}"
+    for path, noun, plural in (
+        ("/applications", "application", "applications"),
+        ("/responses", "response", "responses"),
+        ("/normative-documents", "document", "documents"),
+        ("/cases", "case", "cases"),
+        ("/complaints", "complaint", "complaints"),
+    ):
+        one = f"{base}{path}/{{record_id}}"
+        assert {
+            (f"list_{plural}", frozenset({"GET"}), base + path, None),
+            (f"create_{noun}", frozenset({"POST"}), base + path, 201),
+            (f"update_{noun}", frozenset({"PUT"}), one, None),
+            (f"delete_{noun}", frozenset({"DELETE"}), one, 204),
+        } <= shapes
