@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from bot.annual.figures import RESULT_ROWS, TABLE3_ROWS
 from bot.deadlines import (
@@ -241,6 +241,46 @@ async def desk_reminders(
     return sorted(found, key=lambda r: (r.due, r.application.id))
 
 
+class ReminderHook(Protocol):
+    """Where the day's reminders go besides the dashboard (e-mail, a group robot: a later
+    issue). A hook receives them once a working day and must not raise for one bad address."""
+
+    async def __call__(self, reminders: Sequence[DeskReminder]) -> None: ...
+
+
+async def reminders_to_send(
+    org_ids: Sequence[int] | None, *, today: dt.date, calendar: WorkCalendar
+) -> list[DeskReminder]:
+    """The reminders a notification carries ``today``: open applications exactly 5, 3 or 1
+    working days before their due date, or due today. None on a day off, so that a weekend
+    does not repeat Friday's reminders."""
+    if not calendar.is_workday(today):
+        return []
+    query = Application.filter(replied_on=None, received_on__lte=today)
+    if org_ids is not None:
+        query = query.filter(organization_id__in=list(org_ids))
+    found = []
+    for app in await query.order_by("received_on", "id"):
+        try:
+            reminder = reminder_for(app, today=today, calendar=calendar)
+        except ValueError:  # a bad row must not hide the rest
+            continue
+        if reminder is not None and reminder.left in (*REMINDER_WORKDAYS, 0):
+            found.append(reminder)
+    return sorted(found, key=lambda r: (r.due, r.application.id))
+
+
+async def send_reminders(
+    hooks: Sequence[ReminderHook], *, today: dt.date, calendar: WorkCalendar
+) -> list[DeskReminder]:
+    """Give the day's reminders (every organization's) to each hook; what was sent."""
+    due = await reminders_to_send(None, today=today, calendar=calendar)
+    if due:
+        for hook in hooks:
+            await hook(due)
+    return due
+
+
 async def fee_for(app: Application, basis: str, pages: int) -> int:
     """The 信息处理费 in 元 under 国办函〔2020〕109号: 按件 by the applicant's requests in the
     calendar month of receipt (this one included), 按量 by pages; none without a basis."""
@@ -350,6 +390,7 @@ __all__ = [
     "REMINDER_WORKDAYS",
     "Clock",
     "DeskReminder",
+    "ReminderHook",
     "clock",
     "desk_reminders",
     "fee_for",
@@ -357,4 +398,6 @@ __all__ = [
     "letter_text",
     "outcome_label",
     "reminder_for",
+    "reminders_to_send",
+    "send_reminders",
 ]

@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import docx
@@ -18,6 +18,7 @@ from openpyxl import Workbook, load_workbook
 
 from bot.annual.collect import collect
 from bot.app import Runtime
+from bot.applications import DeskReminder, send_reminders
 from bot.deadlines import application_due
 from bot.settings import Settings
 from bot.web import create_app
@@ -228,6 +229,46 @@ class TestDesk:
             assert "八日" not in page
             listing = (await c.get("/console/applications")).text
             assert "本周到期" in listing
+
+
+class TestReminderHook:
+    async def test_hooks_get_the_five_three_one_day_reminders_on_working_days(
+        self, desk: Desk
+    ) -> None:
+        """A notification hook receives, once a working day, the applications exactly 5, 3 or
+        1 working days from their due date or due that day; not 4 or 8, and nothing on a day
+        off (the dashboard shows every one within 5 days)."""
+        calendar = desk.runtime.calendar
+        today = local_today() + dt.timedelta(days=30)
+        while not calendar.is_workday(today):
+            today += dt.timedelta(days=1)
+        org = desk.orgs["tiande"]
+        for left in (8, 5, 4, 3, 1, 0):
+            received = next(
+                today - dt.timedelta(days=back)
+                for back in range(90)
+                if calendar.workdays_between(
+                    today, application_due(today - dt.timedelta(days=back), calendar=calendar)
+                )
+                == left
+            )
+            await Application.create(
+                organization=org, received_on=received, channel="网络",
+                applicant_type="自然人", applicant_name=f"剩{left}日", request="申请",
+            )  # fmt: skip
+        received_by_hook: list[list[str]] = []
+
+        async def hook(reminders: Sequence[DeskReminder]) -> None:
+            received_by_hook.append([r.application.applicant_name for r in reminders])
+
+        sent = await send_reminders([hook], today=today, calendar=calendar)
+        assert received_by_hook == [["剩0日", "剩1日", "剩3日", "剩5日"]]
+        assert [r.left for r in sent] == [0, 1, 3, 5]
+        day_off = today + dt.timedelta(days=1)
+        while calendar.is_workday(day_off):
+            day_off += dt.timedelta(days=1)
+        assert await send_reminders([hook], today=day_off, calendar=calendar) == []
+        assert len(received_by_hook) == 1
 
 
 class TestRegisters:
