@@ -26,7 +26,9 @@ def add_figures(total: AnnualFigures, part: AnnualFigures) -> None:
 def _sum(mine: object, theirs: object) -> object:
     if mine is None and _is_quantity(theirs):  # a cell the county left empty, entered below
         return theirs
-    if isinstance(mine, bool) or mine is None or isinstance(mine, str) or theirs is None:
+    if isinstance(mine, bool):  # a flag such as table3_as_totals holds if any part has it
+        return mine or bool(theirs)
+    if mine is None or isinstance(mine, str) or theirs is None:
         return mine
     if isinstance(mine, int) and isinstance(theirs, int):
         return mine + theirs
