@@ -23,7 +23,7 @@ from bot.annual.figures import (
 )
 from bot.deadlines import WorkCalendar, application_due
 from bot.publishing import ItemInput
-from storage.ledger import BUSINESS_TZ
+from storage.ledger import BUSINESS_TZ, local_today
 from storage.models import Organization
 from storage.register_models import (
     AdminDecisionCount,
@@ -146,6 +146,7 @@ class TestSeed:
             problems=problems,
             publication_url=SEED_URL,
             contact=SEED_CONTACT,
+            generated_on=local_today(),  # the sign-off's date: the seed has no report date
         )
         assert figures.apps_received() == 0
         assert figures.reviews.total + figures.suits_direct.total + figures.complaints == 0
