@@ -209,14 +209,14 @@ def reminder_for(
     c = clock(app, today=today, calendar=calendar)
     if c.left is None or c.left > REMINDER_WORKDAYS[0]:
         return None
-    step = next((n for n in reversed(REMINDER_WORKDAYS) if c.left <= n), REMINDER_WORKDAYS[0])
     who = app.applicant_name or app.applicant_type
     if c.left < 0:
         when = f"已超期{-c.left}个工作日"
     elif c.left == 0:
         when = "今天到期"
     else:
-        when = f"还剩{c.left}个工作日（{step}日提醒）"
+        step = f"（{c.left}日提醒）" if c.left in REMINDER_WORKDAYS else ""
+        when = f"还剩{c.left}个工作日{step}"
     message = (
         f"依申请公开：{who}于{_cn(app.received_on)}提出的申请应于{_cn(c.final_due)}前答复，{when}。"
     )

@@ -216,7 +216,7 @@ class TestDesk:
 
     async def test_dashboard_reminds_at_five_three_and_one_working_days(self, desk: Desk) -> None:
         org = desk.orgs["tiande"]
-        for left, what in [(5, "五日"), (3, "三日"), (1, "一日"), (8, "八日")]:
+        for left, what in [(5, "五日"), (4, "四日"), (3, "三日"), (1, "一日"), (8, "八日")]:
             await Application.create(
                 organization=org, received_on=_received_for(desk, left), channel="网络",
                 applicant_type="自然人", applicant_name=what, request=f"申请{what}",
@@ -226,6 +226,7 @@ class TestDesk:
             assert "还剩5个工作日（5日提醒）" in page
             assert "还剩3个工作日（3日提醒）" in page
             assert "还剩1个工作日（1日提醒）" in page
+            assert "还剩4个工作日。" in page  # listed, but not one of the reminder days
             assert "八日" not in page
             listing = (await c.get("/console/applications")).text
             assert "本周到期" in listing
