@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.ledger import ChannelTally, channel_tally, normative_issued
+from storage.ledger import ChannelTally, channel_tally
 from storage.models import Organization
+from storage.registers import normative_issued_in
 
 _AREA_SUFFIXES = (
     ("街道办事处", "全街道"),
@@ -55,7 +56,7 @@ class ChannelSection:
 async def channel_section(org: Organization, year: int) -> ChannelSection:
     """Count the year from the ledger and word it as the seed does."""
     tally = await channel_tally(org.id, year)
-    issued = await normative_issued(org.id, year)
+    issued = await normative_issued_in(org.id, year)  # the register, as table 二 counts
     return ChannelSection(
         year=year,
         tally=tally,

@@ -27,6 +27,8 @@ __all__ = [
     "delete_record",
     "import_records",
     "link_normative_item",
+    "normative_issued_in",
+    "normative_register",
     "update_record",
     "upsert_year",
 ]
@@ -172,3 +174,37 @@ async def link_normative_item(item: Item, actor: Actor) -> NormativeDocument:
             {"item": lineage, "title": item.title[:100]},
         )  # fmt: skip
     return record
+
+
+async def normative_register(org_id: int, end: dt.date) -> list[NormativeDocument]:
+    """The 规范性文件 register up to ``end``: its entries, plus an unsaved entry for each item
+    marked 规范性文件 (by 成文日期) that no entry links to, so that the sentence
+    "制发规范性文件X件" and table 二 count the same documents."""
+    docs = list(await NormativeDocument.filter(organization_id=org_id, issued_on__lte=end))
+    linked = {doc.item_id for doc in docs if doc.item_id is not None}
+    items = (
+        await Item.filter(organization_id=org_id, normative=True, formed_on__lte=end)
+        .exclude(status="cancelled")
+        .order_by("id")
+    )
+    latest: dict[int, Item] = {}
+    for item in items:
+        latest[item.lineage_id or item.id] = item
+    for lineage, item in latest.items():
+        if lineage not in linked and item.formed_on is not None:
+            docs.append(
+                NormativeDocument(
+                    organization_id=org_id,
+                    kind="行政规范性文件",
+                    title=item.title,
+                    issued_on=item.formed_on,
+                    item_id=lineage,
+                )
+            )
+    return docs
+
+
+async def normative_issued_in(org_id: int, year: int) -> int:
+    """制发规范性文件: the register's 行政规范性文件 issued in ``year`` (see normative_register)."""
+    docs = await normative_register(org_id, dt.date(year, 12, 31))
+    return sum(d.kind == "行政规范性文件" and d.issued_on.year == year for d in docs)

@@ -37,7 +37,7 @@ from bot.annual.rollup import add_figures
 from bot.deadlines import WorkCalendar, finished_on_time
 from bot.report import area_word, channel_section
 from storage.ledger import local_today, wechat_reach
-from storage.models import Item, Organization
+from storage.models import Organization
 from storage.register_models import (
     APPLICATION_CHANNELS,
     AdminDecisionCount,
@@ -45,11 +45,11 @@ from storage.register_models import (
     Case,
     Complaint,
     InstitutionalFacts,
-    NormativeDocument,
     ReportText,
     Response,
     Table3Entry,
 )
+from storage.registers import normative_register
 from storage.tokens import descendant_ids
 
 __all__ = ["collect", "collect_rollup", "count_table3", "report_text"]
@@ -306,37 +306,9 @@ async def _fill_applications(
         figures.fees_collected_yuan += Decimal(app.fee_yuan)
 
 
-async def _normative_entries(org: Organization, end: dt.date) -> list[NormativeDocument]:
-    """The 规范性文件 register: its entries, plus an unsaved entry for each item marked
-    规范性文件 (by 成文日期) that no entry links to, so that the sentence "制发规范性文件X件"
-    and table 二 count the same documents."""
-    docs = list(await NormativeDocument.filter(organization_id=org.id, issued_on__lte=end))
-    linked = {doc.item_id for doc in docs if doc.item_id is not None}
-    items = (
-        await Item.filter(organization_id=org.id, normative=True, formed_on__lte=end)
-        .exclude(status="cancelled")
-        .order_by("id")
-    )
-    latest: dict[int, Item] = {}
-    for item in items:
-        latest[item.lineage_id or item.id] = item
-    for lineage, item in latest.items():
-        if lineage not in linked and item.formed_on is not None:
-            docs.append(
-                NormativeDocument(
-                    organization_id=org.id,
-                    kind="行政规范性文件",
-                    title=item.title,
-                    issued_on=item.formed_on,
-                    item_id=lineage,
-                )
-            )
-    return docs
-
-
 async def _fill_documents(figures: AnnualFigures, org: Organization) -> None:
     start, end = _bounds(figures.year)
-    docs = await _normative_entries(org, end)
+    docs = await normative_register(org.id, end)
     counts = {"规章": DocumentCounts(), "行政规范性文件": DocumentCounts()}
     for doc in docs:
         bucket = counts.get(doc.kind)

@@ -7,10 +7,13 @@ import datetime as dt
 import pytest
 
 from bot import publishing
+from bot.annual.collect import collect
+from bot.deadlines import WorkCalendar
 from bot.publishing import ItemInput
 from bot.report import channel_section
 from storage.ledger import BUSINESS_TZ, channel_tally, items_counted
 from storage.models import Organization
+from storage.register_models import NormativeDocument
 from tests.fakes.channel import ScriptedChannel
 from tests.integration.helpers import dispatcher, make_org, queue
 from tests.seed import SEED_REPORT as SEED
@@ -93,6 +96,24 @@ class TestSeedReport:
             "other": 1,
         }
         assert section.normative_issued == 3
+
+    async def test_issued_count_is_the_registers_as_in_table_two(self) -> None:
+        """制发规范性文件 counts the 规范性文件 register (its own entries, and the items marked
+        规范性文件 that no entry lists), the source table 二 counts, not items alone."""
+        org = await make_org()
+        await _seed_dataset(org)
+        await NormativeDocument.create(
+            organization=org, kind="行政规范性文件", title="只在台账登记的文件",
+            issued_on=dt.date(2016, 8, 1),
+        )  # fmt: skip
+        await NormativeDocument.create(
+            organization=org, kind="规章", title="规章不计入", issued_on=dt.date(2016, 8, 2)
+        )
+        section = await channel_section(org, 2016)
+        assert section.normative_issued == 4
+        assert "制发规范性文件4件" in section.active_paragraph
+        figures = await collect(org, 2016, calendar=WorkCalendar())
+        assert figures.normative_docs.issued == section.normative_issued
 
     async def test_each_number_links_to_the_items_it_counts(self) -> None:
         """The lineage ids behind a channel figure are exactly the items published there."""
