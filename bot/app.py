@@ -57,12 +57,16 @@ class WechatStores:
     media: DatabaseMediaStore
 
 
-def wechat_stores(settings: Settings) -> WechatStores:
-    box = SecretBox(
+def secret_box(settings: Settings) -> SecretBox:
+    """The server key's box for secrets at rest (WeChat secrets, robot webhook keys)."""
+    return SecretBox(
         load_key(settings.secret_key.get_secret_value(), settings.data_dir / "secret.key")
     )
+
+
+def wechat_stores(settings: Settings) -> WechatStores:
     return WechatStores(
-        accounts=DatabaseAccounts(box),
+        accounts=DatabaseAccounts(secret_box(settings)),
         jobs=DatabaseJobStore(),
         tokens=DatabaseTokenStore(owner=settings.effective_worker_id()),
         media=DatabaseMediaStore(),
@@ -97,7 +101,7 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
         await open_database(settings.effective_database_url)
         stack.push_async_callback(close_database)
         stores = wechat_stores(settings)
-        channels = build_channels(settings, wechat=stores)
+        channels = build_channels(settings, wechat=stores, sealer=secret_box(settings))
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
         runtime = Runtime(

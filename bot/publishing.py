@@ -17,7 +17,7 @@ from bot.content import UnsafeContent, render_body
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.dispatcher import publishable, utcnow
 from channels.base import Channel, ChannelError, Publishable, ValidatingChannel
-from channels.registry import unavailable_reason
+from channels.registry import DEFAULT_CHANNELS, unavailable_reason
 from storage import items as item_store
 from storage import outbox
 from storage.items import ItemDraft, ItemStatus
@@ -56,7 +56,7 @@ class ItemInput:
     doc_number: str = ""
     normative: bool = False
     formed_on: dt.date | None = None
-    channels: Sequence[str] = ("website", "noticeboard")
+    channels: Sequence[str] = DEFAULT_CHANNELS
     publish_at: dt.datetime | None = None
     author: str = ""
     priority: int = 0

@@ -157,10 +157,20 @@ class BatchChannel(Channel, Protocol):
 
 
 @runtime_checkable
+class AccountBound(Protocol):
+    """A channel that works only for organizations with their own account on it.
+
+    ``account`` raises ``ConfigurationError`` when the organization has none;
+    ``check_account`` is the organization's "test connection" button.
+    """
+
+    async def account(self, org_code: str) -> object: ...
+
+    async def check_account(self, org_code: str) -> str: ...
+
+
+@runtime_checkable
 class ValidatingChannel(Channel, Protocol):
     """A channel with limits of its own, checked when an item is queued, not at publish."""
 
     async def validate(self, pub: Publishable) -> list[tuple[str, str]]: ...
-
-
-CHANNEL_NAMES = ("website", "noticeboard", "wechat")

@@ -19,7 +19,8 @@ from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, client_ip, ensur
 from bot.console.templates import ACTION_LABELS, FormState, current_org, flash, render
 from bot.settings import Settings
 from bot.web.wechat_settings import WechatSettingsIn
-from channels.base import ChannelError
+from channels.base import AccountBound, ChannelError
+from channels.registry import CHANNEL_LABELS
 from storage import audit
 from storage import wechat as wechat_store
 from storage.models import Organization
@@ -56,7 +57,6 @@ KIND_OPTIONS = [
     ("subscription", "订阅号（每天可群发 1 次）"),
     ("service", "服务号（每月可群发 4 次）"),
 ]
-TEST_TARGETS = {"wechat": "政务微信", "website": "政府网站", "noticeboard": "公开栏打印"}
 
 
 def _org(request: Request, user: ConsoleUser) -> OrgRef:
@@ -260,7 +260,7 @@ async def _run_check(request: Request, org: OrgRef, target: str) -> tuple[bool, 
     if channel is None:
         return False, "该渠道没有启用。"
     try:
-        if target == "wechat":
+        if isinstance(channel, AccountBound):
             message: str = await channel.check_account(org.code)
         else:
             message = await channel.check()
@@ -275,7 +275,7 @@ async def _run_check(request: Request, org: OrgRef, target: str) -> tuple[bool, 
 @router.post("/{target}/test", response_class=HTMLResponse)
 async def test_channel(request: Request, user: AdminDep, target: str) -> Response:
     org = _org(request, user)
-    if target not in TEST_TARGETS:
+    if target not in CHANNEL_LABELS:
         raise ConsoleError(404, "没有这个渠道。")
     ok, message = await _check(request, org, target)
     await audit.record(
@@ -285,7 +285,7 @@ async def test_channel(request: Request, user: AdminDep, target: str) -> Respons
         organization_id=org.id,
         target=f"channel:{target}",
         detail={
-            "渠道": TEST_TARGETS[target],
+            "渠道": CHANNEL_LABELS[target],
             "结果": "正常" if ok else "失败",
             "信息": message[:300],
         },
