@@ -73,6 +73,12 @@ def wechat_stores(settings: Settings) -> WechatStores:
     )
 
 
+def open_channels(settings: Settings) -> dict[str, Channel]:
+    """Every channel this server is set up for, with the database-backed stores; the
+    caller closes them."""
+    return build_channels(settings, wechat=wechat_stores(settings), sealer=secret_box(settings))
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     return RetryPolicy(
         max_attempts=settings.max_attempts,
