@@ -447,6 +447,7 @@ class Dispatcher:
             now=self.clock(),
             external_id=result.external_id,
             url=result.url,
+            counted=result.counted,
         )
 
     async def _record_failure(

@@ -11,14 +11,14 @@ and a secret left blank keeps the stored one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from channels.registry import BuildContext
+    from channels.spec import BuildContext
 
 
 class Sealer(Protocol):
@@ -69,6 +69,7 @@ class AccountSpec:
     fields: tuple[FormField, ...]
     store: Callable[[BuildContext], AccountStore]
     audit_label: str
+    example: Mapping[str, Any]  # a valid input body: the API docs and the route tests
 
     @property
     def secret_fields(self) -> tuple[str, ...]:

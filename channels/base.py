@@ -123,11 +123,16 @@ class Publishable:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A successful commit; ``needs_confirmation`` keeps the delivery ``accepted``."""
+    """A successful commit; ``needs_confirmation`` keeps the delivery ``accepted``.
+
+    ``counted`` False: published, but not 公开 in the annual report (a message to an
+    internal group); the ledger keeps it as proof without counting it.
+    """
 
     external_id: str | None = None
     url: str | None = None
     needs_confirmation: bool = False
+    counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)

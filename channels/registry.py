@@ -14,102 +14,46 @@ in one settings section each (``[channel.<name>]`` in the TOML file, or the JSON
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol
+import json
+from collections.abc import Mapping
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from channels.accounts import AccountSpec, Sealer
 from channels.base import Channel, ConfigurationError
 from channels.cms import CmsWebsite
 from channels.noticeboard import NoticeBoard
+from channels.spec import (
+    BUCKET_LABELS,
+    BuildContext,
+    ChannelSettings,
+    ChannelSpec,
+    ReportBucket,
+    WechatStoreSet,
+)
 from channels.website import StaticWebsite
 from channels.wechat import WeChatChannel
-from channels.wechat_state import AccountDirectory, JobStore
-from channels.wechat_tokens import MediaStore, TokenStore
 
-ReportBucket = Literal["website", "wechat", "other"]
-BUCKET_LABELS: dict[ReportBucket, str] = {
-    "website": "政府网站",
-    "wechat": "政务微信",
-    "other": "其他方式",
-}
-
-
-class ChannelSettings(Protocol):
-    """The settings the channels read (``bot.settings.Settings`` provides them)."""
-
-    site_base_url: str
-    cms_url: str
-    cms_secret: SecretStr
-    cms_timeout_seconds: float
-    cms_idempotent: bool
-    posting_period_days: int
-    printer_command: str
-    pdf_font_path: Path
-    wechat_api_base: str
-    wechat_timeout_seconds: float
-    wechat_slot_window_minutes: int
-    wechat_poll_interval_seconds: float
-    wechat_images_allowed: bool
-    wechat_image_max_bytes: int
-    outbound_allowed_networks: list[str]
-    channel: dict[str, dict[str, Any]]
-
-    @property
-    def site_dir(self) -> Path: ...
-
-    @property
-    def print_queue_dir(self) -> Path: ...
-
-
-class WechatStoreSet(Protocol):
-    """The shared state the WeChat channel keeps (``bot.app.WechatStores`` provides it)."""
-
-    @property
-    def accounts(self) -> AccountDirectory: ...
-
-    @property
-    def jobs(self) -> JobStore: ...
-
-    @property
-    def tokens(self) -> TokenStore: ...
-
-    @property
-    def media(self) -> MediaStore: ...
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """What a channel may be built from: settings, its options section, shared stores."""
-
-    settings: ChannelSettings
-    options: BaseModel | None = None
-    wechat: WechatStoreSet | None = None
-    sealer: Sealer | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ChannelSpec:
-    """One channel as the rest of the system sees it.
-
-    ``bucket`` is where its publications count in the annual report (None: nowhere);
-    a channel may still say per publication that one does not count (``Committed.counted``).
-    ``settings_keys`` are the flat settings the first channels read; ``options`` is the
-    model of a newer channel's ``[channel.<name>]`` section. ``account`` describes the
-    per-organization settings form and store, when the channel has one.
-    """
-
-    name: str
-    label: str
-    bucket: ReportBucket | None
-    build: Callable[[BuildContext], Channel | None]
-    chosen_by_default: bool = False
-    settings_keys: tuple[str, ...] = ()
-    options: type[BaseModel] | None = None
-    account: AccountSpec | None = None
+__all__ = [
+    "BUCKET_LABELS",
+    "CHANNEL_LABELS",
+    "CHANNEL_NAMES",
+    "DEFAULT_CHANNELS",
+    "MODEL_MODULES",
+    "SPECS",
+    "BuildContext",
+    "ChannelSettings",
+    "ChannelSpec",
+    "ReportBucket",
+    "account_specs",
+    "bucket_channels",
+    "build_channels",
+    "channel_options",
+    "example_env",
+    "example_toml",
+    "spec",
+    "unavailable_reason",
+]
 
 
 def _website(ctx: BuildContext) -> Channel:
@@ -189,6 +133,7 @@ SPECS: tuple[ChannelSpec, ...] = (
 CHANNEL_NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)
 CHANNEL_LABELS: dict[str, str] = {spec.name: spec.label for spec in SPECS}
 DEFAULT_CHANNELS: tuple[str, ...] = tuple(s.name for s in SPECS if s.chosen_by_default)
+MODEL_MODULES: tuple[str, ...] = tuple(module for s in SPECS for module in s.models)
 
 
 def spec(name: str) -> ChannelSpec:
@@ -265,6 +210,13 @@ def example_toml() -> str:
             lines.append(f"{key} = {_toml_value(info.default)}  # {info.description or ''}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n" if blocks else ""
+
+
+def example_env() -> str:
+    """The commented ``GONGKAI_CHANNEL`` line of the example environment file (defaults)."""
+    sections = {s.name: s.options().model_dump() for s in SPECS if s.options is not None}
+    # Single quotes: systemd and bash both read the file, and the JSON has double quotes.
+    return "#GONGKAI_CHANNEL='" + json.dumps(sections, separators=(",", ":")) + "'\n"
 
 
 def _toml_value(value: object) -> str:

@@ -15,7 +15,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
-from channels.registry import ReportBucket, bucket_channels
+from channels.registry import bucket_channels
+from channels.spec import ReportBucket
 from storage.db import fetch_all
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
