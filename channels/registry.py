@@ -33,6 +33,7 @@ from channels.spec import (
 )
 from channels.website import StaticWebsite
 from channels.wechat import WeChatChannel
+from channels.wecom_robot import SPEC as WECOM_ROBOT
 
 __all__ = [
     "BUCKET_LABELS",
@@ -128,6 +129,7 @@ SPECS: tuple[ChannelSpec, ...] = (
         build=_wechat,
         settings_keys=("wechat_api_base", "outbound_allowed_networks"),
     ),
+    WECOM_ROBOT,
 )
 
 CHANNEL_NAMES: tuple[str, ...] = tuple(spec.name for spec in SPECS)

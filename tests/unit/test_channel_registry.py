@@ -21,6 +21,7 @@ from channels.registry import (
     SPECS,
     bucket_channels,
     channel_options,
+    example_env,
     example_toml,
 )
 
@@ -78,6 +79,25 @@ class TestSettingsAndExamples:
         """The [channel.<name>] sections in the example file are the registry's, verbatim."""
         toml = (DEPLOY / "gongkai.example.toml").read_text(encoding="utf-8")
         assert example_toml() in toml
+
+    def test_example_env_line_is_generated_and_read_back(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The GONGKAI_CHANNEL line of the env example is the registry's and parses as set."""
+        env = (DEPLOY / "gongkai.env.example").read_text(encoding="utf-8")
+        line = example_env()
+        assert line in env
+        value = line.removeprefix("#GONGKAI_CHANNEL=").strip().strip("'")
+        monkeypatch.setenv("GONGKAI_CHANNEL", value)
+        options = channel_options(Settings())
+        assert set(options) == {s.name for s in SPECS if s.options is not None}
+
+    def test_example_toml_sections_load_as_settings(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The example file's channel tables are read into Settings.channel and validate."""
+        monkeypatch.setenv("GONGKAI_CONFIG", str(DEPLOY / "gongkai.example.toml"))
+        settings = Settings()
+        assert set(settings.channel) == {s.name for s in SPECS if s.options is not None}
+        assert set(channel_options(settings)) == set(settings.channel)
 
     def test_channel_sections_are_validated_with_the_field_named(self) -> None:
         """A section for an unknown channel, or a bad option, stops the start with a reason."""
