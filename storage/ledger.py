@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
 from channels.registry import bucket_channels
-from channels.spec import ReportBucket
+from channels.spec import BUCKET_LABELS, ReportBucket
 from storage.db import fetch_all
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -52,7 +52,7 @@ class ChannelTally:
         return asdict(self)
 
 
-_BUCKETS: tuple[ReportBucket, ...] = ("website", "wechat", "other")
+_BUCKETS: tuple[ReportBucket, ...] = tuple(BUCKET_LABELS)  # the report's three, in order
 
 
 def _in(channels: tuple[str, ...]) -> str:
