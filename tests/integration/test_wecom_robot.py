@@ -340,3 +340,29 @@ class TestRateLimitOnTheWire:
         finally:
             await channel.aclose()
         assert (caught.value.code, caught.value.retry_after) == ("45009", 60)
+
+
+class TestConsoleTestButton:
+    async def test_button_reports_a_valid_key_and_posts_nothing(
+        self, world: World, fake: FakeRobotServer
+    ) -> None:
+        """渠道设置's 测试连接 for the robot answers in words, audited; the group stays quiet."""
+        async with world.login("td_admin") as client:
+            await post_form(
+                client,
+                "/console/channels/wecom_robot/account",
+                csrf_from="/console/channels",
+                group_name="天德村村民群",
+                key=VILLAGERS_KEY,
+                msg_type="markdown",
+            )
+            tested = await post_form(
+                client, "/console/channels/wecom_robot/test", csrf_from="/console/channels"
+            )
+        assert tested.status_code == 200
+        assert "密钥有效" in tested.text
+        assert fake.posted(VILLAGERS_KEY) == []
+        audit = await AuditEvent.get(action="channel.tested")
+        assert audit.detail["渠道"] == "企业微信群"
+        row = await WecomRobotAccount.get(organization_id=world.orgs["tiande"].id)
+        assert row.counts_in_report is False  # the box was left unticked
