@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,8 +20,9 @@ from bot.dispatcher import Dispatcher
 from bot.scheduler import Wakeups, build_scheduler
 from bot.settings import Settings
 from bot.wechat_events import process_pending
+from channels.accounts import AccountStore
 from channels.base import Channel
-from channels.registry import build_channels
+from channels.registry import BuildContext, account_specs, build_channels
 from storage.crypto import SecretBox, load_key
 from storage.db import close_database, open_database
 from storage.wechat import (
@@ -43,6 +44,8 @@ class Runtime:
     dispatcher: Dispatcher
     wechat: WechatStores
     calendar: WorkCalendar  # working days; a broken override file fails at start
+    # Per-organization channel accounts (the registry's account specs), by channel name.
+    accounts: dict[str, AccountStore] = field(default_factory=dict)
     scheduler: AsyncIOScheduler | None = None
     wakeups: Wakeups | None = None
 
@@ -57,16 +60,32 @@ class WechatStores:
     media: DatabaseMediaStore
 
 
-def wechat_stores(settings: Settings) -> WechatStores:
-    box = SecretBox(
+def secret_box(settings: Settings) -> SecretBox:
+    """The server key's box for secrets at rest (WeChat secrets, robot webhook keys)."""
+    return SecretBox(
         load_key(settings.secret_key.get_secret_value(), settings.data_dir / "secret.key")
     )
+
+
+def wechat_stores(settings: Settings) -> WechatStores:
     return WechatStores(
-        accounts=DatabaseAccounts(box),
+        accounts=DatabaseAccounts(secret_box(settings)),
         jobs=DatabaseJobStore(),
         tokens=DatabaseTokenStore(owner=settings.effective_worker_id()),
         media=DatabaseMediaStore(),
     )
+
+
+def open_channels(settings: Settings) -> dict[str, Channel]:
+    """Every channel this server is set up for, with the database-backed stores; the
+    caller closes them."""
+    return build_channels(settings, wechat=wechat_stores(settings), sealer=secret_box(settings))
+
+
+def account_stores(settings: Settings) -> dict[str, AccountStore]:
+    """The stores behind the channels' per-organization settings pages."""
+    ctx = BuildContext(settings, sealer=secret_box(settings))
+    return {name: spec.store(ctx) for name, spec in account_specs()}
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -97,7 +116,7 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
         await open_database(settings.effective_database_url)
         stack.push_async_callback(close_database)
         stores = wechat_stores(settings)
-        channels = build_channels(settings, wechat=stores)
+        channels = build_channels(settings, wechat=stores, sealer=secret_box(settings))
         for channel in channels.values():
             stack.push_async_callback(channel.aclose)
         runtime = Runtime(
@@ -106,6 +125,7 @@ async def open_runtime(settings: Settings, *, run_worker: bool) -> AsyncIterator
             build_dispatcher(settings, channels),
             stores,
             WorkCalendar.from_settings(settings),
+            account_stores(settings),
         )
         if run_worker:
             # Job events stored by the callback endpoint (even just before a crash).

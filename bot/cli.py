@@ -39,7 +39,6 @@ audit_app = typer.Typer(help="The audit log (审计日志).", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 
 T = TypeVar("T")
-DEFAULT_CHANNELS = "website,noticeboard"
 
 
 def _run(factory: Callable[[Settings], Awaitable[T]]) -> T:
@@ -171,7 +170,9 @@ def queue(
     path: Annotated[Path, typer.Argument(help="Markdown file; a leading '# ' line is the title.")],
     org: Annotated[str, typer.Option(help="Organization code.")],
     title: Annotated[str, typer.Option(help="Title (default: the file's first heading).")] = "",
-    channels: Annotated[str, typer.Option(help="Comma-separated channels.")] = DEFAULT_CHANNELS,
+    channels: Annotated[
+        str, typer.Option(help="Comma-separated channels; empty: the default ones.")
+    ] = "",
     category: Annotated[str, typer.Option(help="主题分类.")] = "",
     doc_number: Annotated[str, typer.Option(help="文号.")] = "",
     normative: Annotated[bool, typer.Option(help="规范性文件.")] = False,
@@ -185,9 +186,9 @@ def queue(
     when = dt.datetime.fromisoformat(publish_at) if publish_at else None
 
     async def go(settings: Settings) -> int:
-        from bot.app import wechat_stores
+        from bot.app import open_channels
         from bot.submission import submit
-        from channels.registry import build_channels
+        from channels.registry import DEFAULT_CHANNELS
 
         data = ItemInput(
             org=await _org(org),
@@ -198,9 +199,9 @@ def queue(
             normative=normative,
             publish_at=when,
             author="cli",
-            channels=[c.strip() for c in channels.split(",") if c.strip()],
+            channels=[c.strip() for c in channels.split(",") if c.strip()] or DEFAULT_CHANNELS,
         )
-        built = build_channels(settings, wechat=wechat_stores(settings))
+        built = open_channels(settings)
         try:
             item = await submit(data, channels=built, max_body_bytes=settings.max_body_bytes)
         except InputError as exc:
@@ -474,13 +475,15 @@ def wechat_test(org: Annotated[str, typer.Option(help="Organization code.")]) ->
     """Fetch a token and read the quota: the same check as the settings page's button."""
 
     async def go(settings: Settings) -> str:
-        from bot.app import wechat_stores
-        from channels.base import ChannelError
-        from channels.registry import build_channels
+        from bot.app import open_channels
+        from channels.base import AccountBound, ChannelError
 
-        channels = build_channels(settings, wechat=wechat_stores(settings))
+        channels = open_channels(settings)
+        wechat = channels["wechat"]
         try:
-            return str(await channels["wechat"].check_account((await _org(org)).code))  # type: ignore[attr-defined]
+            if not isinstance(wechat, AccountBound):
+                raise _fail("the WeChat channel has no per-organization accounts")
+            return await wechat.check_account((await _org(org)).code)
         except ChannelError as error:
             raise _fail(error.message) from error
         finally:

@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from channels.base import (
-    BatchChannel,
+    Batchable,
     Channel,
     ChannelError,
     Committed,
     ConfigurationError,
+    Confirmable,
     Deferred,
     OutcomeUnknown,
     PermanentError,
@@ -250,7 +251,7 @@ class Dispatcher:
         batches: dict[str, None] = {}
         for delivery in rows:
             channel = self.channels.get(delivery.channel)
-            if not isinstance(channel, BatchChannel):
+            if not isinstance(channel, Batchable):
                 singles.append(delivery)
             elif delivery.batch_key:
                 batches.setdefault(delivery.batch_key)
@@ -287,7 +288,8 @@ class Dispatcher:
         return list(await Delivery.filter(id__in=ids).prefetch_related("item__organization"))
 
     def _batch_limit(self, channel: str) -> int:
-        return max(1, int(getattr(self.channels[channel], "batch_limit", 1)))
+        found = self.channels[channel]
+        return max(1, found.batch_limit) if isinstance(found, Batchable) else 1
 
     def _forget(self, task: asyncio.Task[None]) -> None:  # one task may hold a whole batch
         for delivery_id, running in list(self._in_flight.items()):
@@ -333,6 +335,8 @@ class Dispatcher:
         rows = await Delivery.filter(id__in=delivery_ids).prefetch_related("item__organization")
         members = sorted(rows, key=_batch_order)
         channel = self.channels[members[0].channel]
+        if not isinstance(channel, Batchable):  # _group batches only Batchable channels
+            raise TypeError(f"channel {channel.name} cannot commit a batch")
         pages = await outbox.website_pages([d.item_id for d in members])
         ready = [d for d in members if await self._ready_for_batch(d, channel, token, pages)]
         if not ready:
@@ -345,7 +349,7 @@ class Dispatcher:
         started = self._started()
         try:
             results = await _channel_step(
-                channel.commit_batch(  # type: ignore[attr-defined]
+                channel.commit_batch(
                     [publishable(d, source_url=pages.get(d.item_id)) for d in ready],
                     [d.prepared for d in ready],
                 ),
@@ -443,6 +447,7 @@ class Dispatcher:
             now=self.clock(),
             external_id=result.external_id,
             url=result.url,
+            counted=result.counted,
         )
 
     async def _record_failure(
@@ -555,7 +560,11 @@ class Dispatcher:
 
     async def poll_confirmations(self, *, limit: int = 50) -> int:
         """Ask polling channels about accepted deliveries; returns how many got confirmed."""
-        polling = [name for name, ch in self.channels.items() if ch.polls_confirmation]
+        polling = [
+            name
+            for name, ch in self.channels.items()
+            if isinstance(ch, Confirmable) and ch.polls_confirmation
+        ]
         accepted = (
             await Delivery.filter(state=State.ACCEPTED, channel__in=polling)
             .limit(limit)
@@ -567,8 +576,11 @@ class Dispatcher:
         return confirmed
 
     async def _poll_one(self, delivery: Delivery) -> int:
+        channel = self.channels[delivery.channel]
+        if not isinstance(channel, Confirmable):
+            return 0
         try:
-            result = await self.channels[delivery.channel].poll(publishable(delivery))
+            result = await channel.poll(publishable(delivery))
             if result is None:
                 return 0
             await outbox.confirm(

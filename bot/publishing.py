@@ -16,8 +16,15 @@ from tortoise.expressions import Q
 from bot.content import UnsafeContent, render_body
 from bot.delivery import NEEDS_A_PERSON, State
 from bot.dispatcher import publishable, utcnow
-from channels.base import Channel, ChannelError, Publishable, ValidatingChannel
-from channels.registry import unavailable_reason
+from channels.base import (
+    Channel,
+    ChannelError,
+    Previewable,
+    Publishable,
+    ValidatingChannel,
+    Withdrawable,
+)
+from channels.registry import CHANNEL_LABELS, DEFAULT_CHANNELS, unavailable_reason
 from storage import items as item_store
 from storage import outbox
 from storage.items import ItemDraft, ItemStatus
@@ -56,7 +63,7 @@ class ItemInput:
     doc_number: str = ""
     normative: bool = False
     formed_on: dt.date | None = None
-    channels: Sequence[str] = ("website", "noticeboard")
+    channels: Sequence[str] = DEFAULT_CHANNELS
     publish_at: dt.datetime | None = None
     author: str = ""
     priority: int = 0
@@ -281,7 +288,7 @@ async def preview_wechat(item: Item, openid: str, *, channels: Mapping[str, Chan
         .prefetch_related("item__organization")
         .first()
     )
-    if channel is None or delivery is None:
+    if not isinstance(channel, Previewable) or delivery is None:
         raise Conflict("this item is not going out on WeChat")
     if not openid.strip():
         raise InputError("openid", "name the reviewer's openid")
@@ -289,7 +296,7 @@ async def preview_wechat(item: Item, openid: str, *, channels: Mapping[str, Chan
     pub = publishable(delivery, source_url=pages.get(item.id))
     try:
         prepared = delivery.prepared or await channel.prepare(pub)
-        await channel.preview(pub, prepared, openid.strip())  # type: ignore[attr-defined]
+        await channel.preview(pub, prepared, openid.strip())
     except ChannelError as error:
         raise Conflict(f"预览发送失败：{error.message}") from error
 
@@ -342,6 +349,9 @@ async def _withdraw_one(delivery: Delivery, reason: str, channels: Mapping[str, 
     lines = [f"撤回原因：{reason}"]
     if channel is None:
         lines.append(f"未能撤下：{delivery.channel} 渠道当前未配置，请人工处理。")
+    elif not isinstance(channel, Withdrawable):
+        label = CHANNEL_LABELS.get(delivery.channel, delivery.channel)
+        lines.append(f"未能撤下：{label}发出的消息无法由系统撤回，请到该渠道人工撤回或更正。")
     else:
         try:
             result = await channel.withdraw(publishable(delivery))

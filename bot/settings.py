@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # they are loopback, private, link-local, CGNAT…: empty, only public addresses.
     outbound_allowed_networks: list[str] = Field(default_factory=list)
     secret_key: SecretStr = SecretStr("")  # Fernet key; empty: <data_dir>/secret.key
+    # Options of the newer channels, one section each ([channel.<name>] in the TOML file;
+    # GONGKAI_CHANNEL as JSON), validated by the channel's spec (channels.registry).
+    channel: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Staff console: signed session cookies and the sign-in rate limit.
     session_secret: SecretStr = SecretStr("")  # empty: derived from the server key

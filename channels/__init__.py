@@ -1,1 +1,2 @@
-"""Channels behind one contract (``channels.base``); only this package imports wechatpy."""
+"""Channels behind one contract (``channels.base``), listed once in ``channels.registry``;
+only this package imports wechatpy."""

@@ -9,12 +9,24 @@ A delivery goes through three kinds of work:
   detect a repeat does so. ``commit_repeatable`` says whether a commit whose outcome is
   unknown (a crash, an expired lease) may simply be tried again; when it is ``False`` such
   a delivery goes to ``uncertain`` and a person decides.
-- ``poll(pub)`` asks the platform, read-only, whether an accepted delivery is now
-  confirmed; the dispatcher polls only channels whose ``polls_confirmation`` is true.
-  Channels that are confirmed by people (the notice board) return ``None``.
 
-``withdraw(pub)`` undoes a publication as far as the channel can and reports what it
-could not undo. ``check()`` is the "test connection" button.
+``check()`` is the "test connection" button.
+
+What a channel can do beyond that, it says by implementing a capability protocol; code
+that needs one asks ``isinstance(channel, Batchable)``, never for a channel by name:
+
+- ``Confirmable``: ``poll(pub)`` asks the platform, read-only, whether an accepted
+  delivery is now confirmed; the dispatcher polls those whose ``polls_confirmation`` is
+  true. Channels confirmed by people (the notice board) return ``None``.
+- ``Withdrawable``: ``withdraw(pub)`` undoes a publication as far as the channel can and
+  reports what it could not undo. A channel without it (a message in a chat group cannot
+  be recalled) gets a note for staff to act on by hand.
+- ``Batchable``: ``commit_batch`` (below).
+- ``Previewable``: ``preview(pub, prepared, recipient)`` shows one person the item as the
+  public will see it; nothing is published.
+- ``AccountBound``: the channel works per organization account (``account``,
+  ``check_account``).
+- ``ValidatingChannel``: ``validate(pub)`` finds the channel's own limits at queue time.
 
 Failures are never returned as values. Each method raises one of:
 
@@ -27,7 +39,7 @@ Failures are never returned as values. Each method raises one of:
 - ``OutcomeUnknown``: the platform may or may not have published it, and repeating could
   publish twice; the delivery goes to ``uncertain`` for a person to check.
 
-A channel with ``batch_limit`` > 1 (``BatchChannel``) also offers ``commit_batch``: the
+A channel with ``batch_limit`` > 1 (``Batchable``) also offers ``commit_batch``: the
 dispatcher groups up to that many due deliveries of one organization, gives them one
 ``batch_key`` (stored before the commit, so a repeat after a crash regroups exactly the
 same deliveries under the same key) and commits them together.
@@ -111,11 +123,16 @@ class Publishable:
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """A successful commit; ``needs_confirmation`` keeps the delivery ``accepted``."""
+    """A successful commit; ``needs_confirmation`` keeps the delivery ``accepted``.
+
+    ``counted`` False: published, but not 公开 in the annual report (a message to an
+    internal group); the ledger keeps it as proof without counting it.
+    """
 
     external_id: str | None = None
     url: str | None = None
     needs_confirmation: bool = False
+    counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +147,10 @@ class Withdrawal:
 class Channel(Protocol):
     name: ClassVar[str]
     commit_repeatable: bool
-    polls_confirmation: bool
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]: ...
 
     async def commit(self, pub: Publishable, prepared: Mapping[str, Any]) -> Committed: ...
-
-    async def poll(self, pub: Publishable) -> Committed | None: ...
-
-    async def withdraw(self, pub: Publishable) -> Withdrawal: ...
 
     async def check(self) -> str: ...
 
@@ -146,7 +158,32 @@ class Channel(Protocol):
 
 
 @runtime_checkable
-class BatchChannel(Channel, Protocol):
+class Confirmable(Protocol):
+    """A channel whose platform confirms an accepted delivery later, read-only."""
+
+    polls_confirmation: bool
+
+    async def poll(self, pub: Publishable) -> Committed | None: ...
+
+
+@runtime_checkable
+class Withdrawable(Protocol):
+    """A channel that can take a publication down again."""
+
+    async def withdraw(self, pub: Publishable) -> Withdrawal: ...
+
+
+@runtime_checkable
+class Previewable(Protocol):
+    """A channel that can show one recipient the item before it goes public."""
+
+    async def preview(self, pub: Publishable, prepared: Mapping[str, Any], recipient: str) -> None:
+        """Send the preview; nothing is published and no quota is used."""
+        ...
+
+
+@runtime_checkable
+class Batchable(Channel, Protocol):
     """A channel that commits several deliveries of one organization at once."""
 
     batch_limit: int
@@ -157,10 +194,20 @@ class BatchChannel(Channel, Protocol):
 
 
 @runtime_checkable
+class AccountBound(Protocol):
+    """A channel that works only for organizations with their own account on it.
+
+    ``account`` raises ``ConfigurationError`` when the organization has none;
+    ``check_account`` is the organization's "test connection" button.
+    """
+
+    async def account(self, org_code: str) -> object: ...
+
+    async def check_account(self, org_code: str) -> str: ...
+
+
+@runtime_checkable
 class ValidatingChannel(Channel, Protocol):
     """A channel with limits of its own, checked when an item is queued, not at publish."""
 
     async def validate(self, pub: Publishable) -> list[tuple[str, str]]: ...
-
-
-CHANNEL_NAMES = ("website", "noticeboard", "wechat")

@@ -49,7 +49,7 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "connections": {name: url},
         "apps": {
             "models": {
-                "models": MODELS_MODULES,
+                "models": [*MODELS_MODULES, *_channel_model_modules()],
                 "default_connection": name,
                 "migrations": MIGRATIONS_MODULE,
             }
@@ -57,6 +57,13 @@ def tortoise_config(url: str) -> dict[str, Any]:
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+def _channel_model_modules() -> tuple[str, ...]:
+    """The tables channels keep in their own folders, as the channel registry lists them."""
+    from channels.registry import MODEL_MODULES
+
+    return MODEL_MODULES
 
 
 async def open_database(url: str, *, apply_migrations: bool = True) -> None:

@@ -3,6 +3,10 @@
 A year is a year of Asia/Shanghai dates: an item published at 23:30 on 31 December
 Beijing time (15:30 UTC) belongs to that year. Counts are always computed from ledger
 rows, never kept in counters.
+
+Which channel counts in which bucket (政府网站 / 政务微信 / 其他方式) is the channel
+registry's to say (``channels.registry``); a ledger row whose ``counted`` is false (a
+message to an internal group, for instance) is proof of publication but not 公开.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
+from channels.registry import bucket_channels
+from channels.spec import BUCKET_LABELS, ReportBucket
 from storage.db import fetch_all
 
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
-WEBSITE, WECHAT = "website", "wechat"
+WECHAT = "wechat"  # the WeChat reach query reads WeChat's own job table
 
 
 def local_date(moment: dt.datetime) -> dt.date:
@@ -46,29 +52,42 @@ class ChannelTally:
         return asdict(self)
 
 
-_TALLY_SQL = """
-SELECT COUNT(DISTINCT lineage_id) AS total,
-       COUNT(DISTINCT CASE WHEN normative THEN lineage_id END) AS normative,
-       COUNT(DISTINCT CASE WHEN channel = ? THEN lineage_id END) AS website,
-       COUNT(DISTINCT CASE WHEN channel = ? THEN lineage_id END) AS wechat,
-       COUNT(DISTINCT CASE WHEN channel NOT IN (?, ?) THEN lineage_id END) AS other
-FROM publication
-WHERE organization_id = ? AND local_date >= ? AND local_date < ?
-"""
+_BUCKETS: tuple[ReportBucket, ...] = tuple(BUCKET_LABELS)  # the report's three, in order
+
+
+def _in(channels: tuple[str, ...]) -> str:
+    """An ``IN (?, …)`` list (never empty: a bucket without channels matches nothing)."""
+    return "IN (" + ", ".join("?" for _ in channels) + ")" if channels else "IN (NULL)"
+
+
+def _tally_query(organization_id: int, year: int) -> tuple[str, list[object]]:
+    columns = [
+        "COUNT(DISTINCT lineage_id) AS total",
+        "COUNT(DISTINCT CASE WHEN normative THEN lineage_id END) AS normative",
+    ]
+    params: list[object] = []
+    for bucket in _BUCKETS:
+        channels = bucket_channels(bucket)
+        columns.append(
+            f"COUNT(DISTINCT CASE WHEN channel {_in(channels)} THEN lineage_id END) AS {bucket}"
+        )
+        params += channels
+    counted = tuple(c for bucket in _BUCKETS for c in bucket_channels(bucket))
+    # Only placeholders and the registry's bucket names are put into the text.
+    sql = (
+        f"SELECT {', '.join(columns)} FROM publication "  # noqa: S608
+        "WHERE organization_id = ? AND local_date >= ? AND local_date < ? "
+        f"AND counted AND channel {_in(counted)}"
+    )
+    params += [organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1), *counted]
+    return sql, params
 
 
 async def channel_tally(organization_id: int, year: int) -> ChannelTally:
-    """Count the organization's published items in ``year`` from the ledger."""
-    rows = await fetch_all(
-        _TALLY_SQL,
-        WEBSITE,
-        WECHAT,
-        WEBSITE,
-        WECHAT,
-        organization_id,
-        dt.date(year, 1, 1),
-        dt.date(year + 1, 1, 1),
-    )
+    """Count the organization's published items in ``year`` from the ledger: the rows
+    that count, of channels the registry gives a report bucket."""
+    sql, params = _tally_query(organization_id, year)
+    rows = await fetch_all(sql, *params)
     row = rows[0]
     return ChannelTally(**{key: int(row[key] or 0) for key in ChannelTally.__slots__})
 
@@ -108,7 +127,7 @@ async def items_counted(
     organization_id: int,
     year: int,
     *,
-    channel_bucket: str | None = None,
+    channel_bucket: ReportBucket | None = None,
     normative_only: bool = False,
 ) -> list[int]:
     """The lineage ids behind one tally number, so each number can link to its items."""
@@ -119,12 +138,10 @@ async def items_counted(
     params: list[object] = [organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)]
     if normative_only:
         sql += " AND normative"
-    if channel_bucket == "other":
-        sql += " AND channel NOT IN (?, ?)"
-        params += [WEBSITE, WECHAT]
-    elif channel_bucket:
-        sql += " AND channel = ?"
-        params.append(channel_bucket)
+    chosen = _BUCKETS if channel_bucket is None else (channel_bucket,)
+    channels = tuple(c for bucket in chosen for c in bucket_channels(bucket))
+    sql += f" AND counted AND channel {_in(channels)}"
+    params += channels
     rows = await fetch_all(sql + " ORDER BY lineage_id", *params)
     return [int(row["lineage_id"]) for row in rows]
 

@@ -204,12 +204,14 @@ class Publication(Model):
     local_date = fields.DateField()
     published_at = fields.DatetimeField()
     imported = fields.BooleanField(default=False)  # 补录: entered afterwards, not published here
+    # False: published, but not 公开 (an internal group's robot): kept as proof, not counted.
+    counted = fields.BooleanField(default=True)
 
     class Meta:
         table = "publication"
         # Covers the tally query: PostgreSQL answers it from the index alone.
         indexes = (
-            ("organization_id", "local_date", "lineage_id", "channel", "normative"),
+            ("organization_id", "local_date", "lineage_id", "channel", "normative", "counted"),
             ("item_id",),
         )
 

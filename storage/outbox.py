@@ -271,8 +271,10 @@ async def apply_decision(
     url: str | None = None,
     error: str | None = None,
     error_code: str | None = None,
+    counted: bool = True,
 ) -> None:
-    """Record a worker's result for a delivery it holds; publishing writes the ledger too."""
+    """Record a worker's result for a delivery it holds; publishing writes the ledger too
+    (``counted``: whether the publication counts in the annual report)."""
     values: dict[str, Any] = {"last_error": error, "last_error_code": error_code}
     if external_id is not None:
         values["external_id"] = external_id
@@ -302,7 +304,11 @@ async def apply_decision(
             **values,
         )
         await _write_ledger(
-            delivery.id, published_at=now, conn=conn, known=(delivery.channel, delivery.item)
+            delivery.id,
+            published_at=now,
+            conn=conn,
+            known=(delivery.channel, delivery.item),
+            counted=counted,
         )
 
 
@@ -313,6 +319,7 @@ async def _write_ledger(
     conn: BaseDBAsyncClient,
     on: dt.date | None = None,
     known: tuple[str, Item] | None = None,
+    counted: bool = True,
 ) -> None:
     """Add the delivery's ledger row; ``known`` (channel, item) saves re-reading them."""
     if known is None:
@@ -329,6 +336,7 @@ async def _write_ledger(
         local_date=on or local_date(published_at),
         published_at=published_at,
         imported=item.imported,
+        counted=counted,
         using_db=conn,
     )
 

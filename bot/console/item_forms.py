@@ -19,14 +19,14 @@ from bot.console.templates import FormState, templates
 from bot.console.text_guard import field_errors
 from bot.content import UnsafeContent, render_body
 from bot.publishing import InputError, ItemInput
-from channels.base import ChannelError, Publishable
+from channels.base import AccountBound, ChannelError, ConfigurationError, Publishable
 from channels.printpdf import render_notice
+from channels.registry import CHANNEL_LABELS
 from channels.website import StaticWebsite
 from channels.wechat_content import to_wechat_html
 from storage.ledger import BUSINESS_TZ, local_date
 from storage.models import Item, Organization
 
-CHANNEL_LABELS = {"website": "政府网站", "noticeboard": "公开栏", "wechat": "政务微信"}
 STATUS_LABELS = {
     "draft": "草稿",
     "in_review": "待审核",
@@ -201,11 +201,24 @@ def record_error(form: FormState, error: InputError) -> None:
 
 
 async def channel_options(runtime: Runtime, org: Organization) -> list[tuple[str, str]]:
-    """The channels this organization may choose: WeChat only when its account is set up."""
-    options = [(name, CHANNEL_LABELS[name]) for name in ("website", "noticeboard")]
-    if "wechat" in runtime.channels and await runtime.wechat.accounts.account(org.code):
-        options.append(("wechat", CHANNEL_LABELS["wechat"]))
-    return [(name, label) for name, label in options if name in runtime.channels]
+    """The channels this organization may choose: those with per-organization accounts
+    (WeChat, a group robot) only once its account is set up."""
+    options = []
+    for name, label in CHANNEL_LABELS.items():
+        channel = runtime.channels.get(name)
+        if channel is not None and await _usable_by(channel, org.code):
+            options.append((name, label))
+    return options
+
+
+async def _usable_by(channel: object, org_code: str) -> bool:
+    if not isinstance(channel, AccountBound):
+        return True
+    try:
+        await channel.account(org_code)
+    except ConfigurationError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from bot.console import channel_accounts as accounts
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, client_ip, ensure, require_role
 from bot.console.templates import ACTION_LABELS, FormState, current_org, flash, render
 from bot.settings import Settings
 from bot.web.wechat_settings import WechatSettingsIn
-from channels.base import ChannelError
+from channels.accounts import AccountInputError
+from channels.base import AccountBound, ChannelError
+from channels.registry import CHANNEL_LABELS
 from storage import audit
 from storage import wechat as wechat_store
 from storage.models import Organization
@@ -34,6 +37,7 @@ ACTION_LABELS.update(
         "settings.wechat": "修改微信公众号设置",
         "channel.tested": "测试渠道连接",
         "settings.wechat_preview_recipient": "修改微信预览接收人",
+        **accounts.action_labels(),
     }
 )
 OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -56,7 +60,6 @@ KIND_OPTIONS = [
     ("subscription", "订阅号（每天可群发 1 次）"),
     ("service", "服务号（每月可群发 4 次）"),
 ]
-TEST_TARGETS = {"wechat": "政务微信", "website": "政府网站", "noticeboard": "公开栏打印"}
 
 
 def _org(request: Request, user: ConsoleUser) -> OrgRef:
@@ -107,9 +110,11 @@ async def _page(
     form: FormState | None = None,
     recipient_form: FormState | None = None,
     results: dict[str, tuple[bool, str]] | None = None,
+    account_forms: dict[str, FormState] | None = None,
     status_code: int = 200,
 ) -> Response:
     row = await WechatAccount.get_or_none(organization_id=org.id)
+    stores = request.app.state.runtime.accounts
     return render(
         request,
         "channels.html",
@@ -128,6 +133,7 @@ async def _page(
         results=results or {},
         recipients=await wechat_store.preview_recipients(org.id),
         recipient_form=recipient_form or FormState(),
+        account_sections=await accounts.account_sections(stores, org.id, account_forms),
     )
 
 
@@ -260,7 +266,7 @@ async def _run_check(request: Request, org: OrgRef, target: str) -> tuple[bool, 
     if channel is None:
         return False, "该渠道没有启用。"
     try:
-        if target == "wechat":
+        if isinstance(channel, AccountBound):
             message: str = await channel.check_account(org.code)
         else:
             message = await channel.check()
@@ -272,10 +278,38 @@ async def _run_check(request: Request, org: OrgRef, target: str) -> tuple[bool, 
     return True, message
 
 
+@router.post("/{name}/account", response_class=HTMLResponse)
+async def save_account(request: Request, user: AdminDep, name: str) -> Response:
+    """Save a channel's per-organization account (a group robot, say) from its section."""
+    org = _org(request, user)
+    spec = accounts.spec_for(name)
+    if spec is None:
+        raise ConsoleError(404, "没有这个渠道。")
+    form, data = accounts.parse_account(spec, await request.form())
+    if data is None:
+        return await _page(request, org, account_forms={name: form}, status_code=400)
+    store = request.app.state.runtime.accounts[name]
+    try:
+        async with audit.changing(
+            f"settings.{name}",
+            user_id=user.id,
+            username=user.username,
+            organization_id=org.id,
+            target=f"{name}:{org.code}",
+            ip=client_ip(request),
+        ) as change:
+            change.detail = await accounts.save_account(store, spec, org.id, data)
+    except AccountInputError as error:
+        accounts.refusal(spec, error, form)
+        return await _page(request, org, account_forms={name: form}, status_code=400)
+    flash(request, f"{spec.title}设置已保存。建议点击“测试连接”确认可以连通。")
+    return RedirectResponse("/console/channels", status_code=303)
+
+
 @router.post("/{target}/test", response_class=HTMLResponse)
 async def test_channel(request: Request, user: AdminDep, target: str) -> Response:
     org = _org(request, user)
-    if target not in TEST_TARGETS:
+    if target not in CHANNEL_LABELS:
         raise ConsoleError(404, "没有这个渠道。")
     ok, message = await _check(request, org, target)
     await audit.record(
@@ -285,7 +319,7 @@ async def test_channel(request: Request, user: AdminDep, target: str) -> Respons
         organization_id=org.id,
         target=f"channel:{target}",
         detail={
-            "渠道": TEST_TARGETS[target],
+            "渠道": CHANNEL_LABELS[target],
             "结果": "正常" if ok else "失败",
             "信息": message[:300],
         },

@@ -15,10 +15,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.applications import desk_reminders
 from bot.console.auth import ConsoleUser, OrgRef, current_user
-from bot.console.item_forms import CHANNEL_LABELS, STATE_LABELS, STATUS_LABELS
+from bot.console.item_forms import STATE_LABELS, STATUS_LABELS
 from bot.console.templates import current_org, render
 from bot.delivery import State
 from bot.reminders import Reminder, reminders
+from channels.registry import BUCKET_LABELS, CHANNEL_LABELS, ReportBucket, bucket_channels
 from channels.wechat import MONTHLY_BROADCASTS
 from storage.items import ItemStatus
 from storage.ledger import BUSINESS_TZ, channel_tally, local_today
@@ -127,13 +128,17 @@ async def _quota(request: Request, org: OrgRef, today: dt.date) -> dict[str, Any
     }
 
 
+def _bucket_label(bucket: ReportBucket) -> str:
+    """The bucket's name, with the channels it gathers when there is a choice (其他方式)."""
+    channels = bucket_channels(bucket)
+    if bucket != "other" or not channels:
+        return BUCKET_LABELS[bucket]
+    return f"{BUCKET_LABELS[bucket]}（{'、'.join(CHANNEL_LABELS[c] for c in channels)}）"
+
+
 async def _bars(org: OrgRef, year: int) -> tuple[int, list[dict[str, Any]]]:
     tally = await channel_tally(org.id, year)
-    values = [
-        ("政府网站", tally.website, "website"),
-        ("政务微信", tally.wechat, "wechat"),
-        ("其他方式（公开栏等）", tally.other, "other"),
-    ]
+    values = [(_bucket_label(bucket), getattr(tally, bucket), bucket) for bucket in BUCKET_LABELS]
     top = max([tally.total, *(v for _, v, _ in values), 1])
     bars = [
         {"label": label, "value": value, "bucket": bucket, "pct": round(value * 100 / top)}

@@ -20,6 +20,7 @@ from bot.publishing import Conflict, InputError
 from bot.web.schemas import ItemOut
 from bot.web.views import load_item_out
 from bot.wechat_preview import PreviewRefused, check_recipient
+from channels.registry import CHANNEL_LABELS
 from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item
 from storage.reviews import reviews_of
@@ -140,7 +141,7 @@ async def retry(
         )
         return _back(item)
     await log(request, user, "item.retried", item, channel=channel, deliveries=retried)
-    label = forms.CHANNEL_LABELS.get(channel, "所有失败的渠道")
+    label = CHANNEL_LABELS.get(channel, "所有失败的渠道")
     flash(request, f"已安排{label}重新发布，页面会自动显示进度。")
     return _back(item)
 
@@ -227,6 +228,6 @@ async def resolve(
         return _back(item)
     detail: dict[str, Any] = {"channel": delivery.channel, "outcome": outcome}
     await log(request, user, "delivery.resolved", item, **detail)
-    label = forms.CHANNEL_LABELS.get(delivery.channel, delivery.channel)
+    label = CHANNEL_LABELS.get(delivery.channel, delivery.channel)
     flash(request, f"已记录：{label}{'确已发布' if outcome == 'published' else '将重新发布'}。")
     return _back(item)

@@ -19,6 +19,7 @@ from bot.console.templates import FormState, current_org, flash, render
 from bot.publishing import Conflict, InputError
 from bot.web.views import progress
 from channels.base import ChannelError
+from channels.registry import CHANNEL_LABELS
 from storage import audit
 from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item, Organization
@@ -81,7 +82,7 @@ async def item_list(
         query = query.filter(status=status)
     else:
         query = query.exclude(status=ItemStatus.SUPERSEDED)
-    if channel in forms.CHANNEL_LABELS:
+    if channel in CHANNEL_LABELS:
         query = query.filter(deliveries__channel=channel).distinct()
     total = await query.count()
     page = max(1, page)

@@ -19,9 +19,9 @@ from bot.annual.format_common import active_paragraphs
 from bot.annual.formats import Format
 from bot.annual.source import figures_for_report
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, current_user, ensure
-from bot.console.item_forms import CHANNEL_LABELS
 from bot.console.templates import current_org, render
 from bot.report import channel_section
+from channels.registry import BUCKET_LABELS, CHANNEL_LABELS
 from storage.ledger import backfilled_items, items_counted, local_today, wechat_reach
 from storage.models import Item, Organization, Publication
 
@@ -42,9 +42,7 @@ KIND_LABELS: dict[str, str] = {
 BUCKETS: dict[str, str] = {
     "total": "主动公开信息（合计）",
     "normative": "主动公开规范性文件",
-    "website": "政府网站公开",
-    "wechat": "政务微信公开",
-    "other": "其他方式公开",
+    **{bucket: f"{label}公开" for bucket, label in BUCKET_LABELS.items()},
 }
 
 
@@ -137,7 +135,7 @@ async def counted_items(
     lineages = await items_counted(
         org.id,
         year,
-        channel_bucket=bucket if bucket in ("website", "wechat", "other") else None,
+        channel_bucket=next((b for b in BUCKET_LABELS if b == bucket), None),
         normative_only=bucket == "normative",
     )
     rows = await _lineage_rows(org.id, year, lineages)

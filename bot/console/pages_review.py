@@ -17,11 +17,12 @@ from starlette.datastructures import FormData
 
 from bot import review
 from bot.console.auth import ConsoleError, ConsoleUser, can, client_ip, ensure, require_role
-from bot.console.item_forms import CHANNEL_LABELS, STATUS_LABELS
+from bot.console.item_forms import STATUS_LABELS
 from bot.console.templates import ACTION_LABELS, FormState, flash, render
 from bot.publishing import Conflict, InputError
 from bot.review import CHECKS, Reviewer, SelfReview
 from bot.review_scan import ScanFinding, highlight
+from channels.registry import CHANNEL_LABELS
 from storage import audit
 from storage.items import ItemStatus
 from storage.ledger import BUSINESS_TZ

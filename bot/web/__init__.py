@@ -16,6 +16,7 @@ from bot.settings import Settings
 from bot.web import edge
 from bot.web.annual import router as annual_router
 from bot.web.api import router as api_router
+from bot.web.channel_accounts import router as channel_accounts_router
 from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
 from bot.web.inputs import RefuseControlText, bounded_ids
@@ -57,6 +58,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(reminders_router)
     app.include_router(registers_router)
     app.include_router(wechat_settings_router)
+    app.include_router(channel_accounts_router)
     app.include_router(wechat_previews_router)
     app.include_router(health_router)
     app.include_router(wechat_callback_router)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from bot.web.inputs import StrictInput
+from channels.registry import CHANNEL_NAMES, DEFAULT_CHANNELS
 
-ChannelName = Literal["website", "noticeboard", "wechat"]
+if TYPE_CHECKING:
+    ChannelName = str
+else:  # the registry's names, as an enum in the OpenAPI schema
+    ChannelName = Literal[CHANNEL_NAMES]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OrgCode = Annotated[
     str,
@@ -38,14 +42,14 @@ class ItemFields(_Strict):
 
 class ItemIn(ItemFields):
     channels: list[ChannelName] = Field(
-        default=["website", "noticeboard"], min_length=1, max_length=3
+        default=list(DEFAULT_CHANNELS), min_length=1, max_length=len(CHANNEL_NAMES)
     )
     publish_at: AwareDatetime | None = None
 
 
 class ImportItemIn(ItemFields):
     published_at: AwareDatetime
-    published_channels: list[ChannelName] = Field(min_length=1, max_length=3)
+    published_channels: list[ChannelName] = Field(min_length=1, max_length=len(CHANNEL_NAMES))
 
 
 class ImportIn(_Strict):

@@ -21,6 +21,7 @@ from fastapi.routing import iter_route_contexts
 from bot import submission
 from bot.publishing import ItemInput
 from bot.register_specs import REGISTERS
+from channels.registry import account_specs
 from storage.console_models import ConsoleSession
 from storage.models import ApiToken, Delivery
 from storage.tokens import create_token
@@ -73,6 +74,8 @@ TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/console/channels"): row(DENIED, DENIED, ALLOWED),
     ("POST", "/console/channels/wechat"): row(DENIED, DENIED, ALLOWED),
     ("POST", "/console/channels/{target}/test"): row(DENIED, DENIED, ALLOWED),
+    # A channel's per-organization account (the registry's account specs); {name} is one.
+    ("POST", "/console/channels/{name}/account"): row(DENIED, DENIED, ALLOWED),
     ("GET", "/console/report"): row(ALLOWED, ALLOWED, ALLOWED),
     ("GET", "/console/report/{year}/items"): row(ALLOWED, ALLOWED, ALLOWED),
     ("GET", "/console/report/{year}/annual.{kind}"): row(ALLOWED, ALLOWED, ALLOWED),
@@ -201,6 +204,7 @@ async def test_every_console_route_answers_each_principal_as_the_table_says(
         "year": 2024,
         "kind": "docx",
         "target": "wechat",
+        "name": next(name for name, _ in account_specs()),
         "section": "no-such-section",
         "recipient_id": 99999,
         "app_id": 99999,

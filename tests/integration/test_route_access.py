@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from channels.registry import account_specs
 from storage import wechat as wechat_store
 from storage.models import Delivery, Organization
 from storage.register_models import Application, Case, Complaint, NormativeDocument, Response
@@ -125,6 +126,15 @@ TABLE: dict[tuple[str, str], Row] = {
         for method in ("GET", "PUT")
     },
 }
+
+
+# Channels with per-organization accounts (the registry's account specs) get the same
+# three routes each, with the same rules as WeChat's settings.
+for _name in dict(account_specs()):
+    _url = f"/api/v1/orgs/{{org}}/channels/{_name}"
+    TABLE[("GET", _url)] = row(NOAUTH, HIDDEN, DENIED, OK)
+    TABLE[("PUT", _url)] = row(NOAUTH, HIDDEN, DENIED, OK)
+    TABLE[("POST", _url + "/test")] = row(NOAUTH, HIDDEN, DENIED, OK)
 
 
 def app_routes(api: Api) -> set[tuple[str, str]]:
@@ -266,6 +276,21 @@ def _resolve() -> Build:
     return build
 
 
+def _account(name: str, suffix: str = "", *, body: bool = False, made: bool = True) -> Build:
+    """A request on the channel account's route, after tiande's account was set (``made``;
+    the test button goes without one, so it answers without reaching the platform)."""
+    spec = dict(account_specs())[name]
+    url = f"/api/v1/orgs/tiande/channels/{name}"
+
+    async def build(world: World) -> Request:
+        if made:
+            put = await world.api.client.put(url, json=dict(spec.example), headers=world.api.tiande)
+            assert put.status_code == 200, put.text
+        return url + suffix, dict(spec.example) if body else None
+
+    return build
+
+
 ITEMS = "/api/v1/items/{id}"
 DELIVERIES = "/api/v1/deliveries/{id}"
 WECHAT_URL = "/api/v1/orgs/tiande/channels/wechat"
@@ -359,6 +384,13 @@ async def callers(api: Api) -> dict[str, dict[str, str]]:
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+for _name in dict(account_specs()):
+    _url = f"/api/v1/orgs/{{org}}/channels/{_name}"
+    REQUESTS[("GET", _url)] = _account(_name)
+    REQUESTS[("PUT", _url)] = _account(_name, body=True)
+    REQUESTS[("POST", _url + "/test")] = _account(_name, "/test", made=False)
 
 
 async def test_every_route_is_in_the_table(api: Api) -> None:
