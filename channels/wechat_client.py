@@ -237,12 +237,17 @@ class WeChatApi:
         known = await self._media.get(self.store_key, digest, kind)
         if known is not None:
             return known
-        media = (filename, io.BytesIO(data), _mimetype(data))
+
+        def media() -> tuple[str, io.BytesIO, str]:
+            # A fresh stream for every try: a retry after a token error must send the same
+            # bytes, and the first try has consumed its stream.
+            return (filename, io.BytesIO(data), _mimetype(data))
+
         if kind == "uploadimg":
-            result = await self._call("上传正文图片", lambda c: c.uploads.uploadimg(media))
+            result = await self._call("上传正文图片", lambda c: c.uploads.uploadimg(media()))
             stored = StoredMedia(media_id=None, url=str(_require(result, "url", "上传正文图片")))
         else:
-            result = await self._call("上传封面", lambda c: c.uploads.add_image(media))
+            result = await self._call("上传封面", lambda c: c.uploads.add_image(media()))
             media_id = str(_require(result, "media_id", "上传封面"))
             stored = StoredMedia(media_id=media_id, url=result.get("url"))
         await self._media.put(self.store_key, digest, kind, stored)

@@ -218,7 +218,10 @@ class WeChatCore:
             if name in TOKEN_APIS:
                 self.token_calls.append(call)
             fault = self._take_fault(name)
-            if fault is not None and not (fault.after or fault.delay):
+            if fault is not None and fault.invalidate_token:
+                self.supersede_token()  # the call then meets WeChat's own 40001
+                reply = self._route(name, method, query, headers, body, client_ip)
+            elif fault is not None and not (fault.after or fault.delay):
                 reply = self._fault_reply(fault, None)
             else:
                 reply = self._route(name, method, query, headers, body, client_ip)

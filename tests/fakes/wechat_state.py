@@ -337,6 +337,7 @@ class Fault:
     body: bytes | None = None
     content_type: str | None = None
     fired: int = 0
+    invalidate_token: bool = False  # another process refreshes the token as the call arrives
 
     def describe(self) -> str:
         """Return a short label stored on the calls it hit."""
@@ -347,6 +348,7 @@ class Fault:
             f"delay={self.delay}" if self.delay else "",
             "raw-body" if self.body is not None else "",
             "after-action" if self.after or self.delay else "",
+            "token-invalidated" if self.invalidate_token else "",
         ]
         return " ".join(p for p in parts if p)
 

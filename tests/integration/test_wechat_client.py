@@ -370,6 +370,25 @@ class TestUploads:
         assert len(calls) == 1
         assert calls[0].query["type"] == "image"
 
+    @pytest.mark.parametrize("path", ["media/uploadimg", "material/add_material"])
+    async def test_a_token_invalidated_mid_upload_resends_the_same_bytes(
+        self, wx: FakeWeChat, make_api: MakeApi, path: str
+    ) -> None:
+        """Issue 9 defect 1: another process refreshes the token while an upload is on the
+        wire; the retry after 40001 sends the very same bytes, not an emptied stream."""
+        api = make_api()
+        await api.access_token()
+        wx.fail(path, invalidate_token=True)
+        if path == "media/uploadimg":
+            assert (await api.upload_body_image(PNG, "chart.png")).startswith("http://mmbiz")
+            assert [u.size for u in wx.uploads] == [len(PNG)]
+        else:
+            assert await api.upload_cover(JPEG, "cover.jpg")
+        calls = wx.calls_to(path)
+        assert [c.errcode or 0 for c in calls] == [40001, 0]
+        image = PNG if path == "media/uploadimg" else JPEG
+        assert [c.body.count(image) for c in calls] == [1, 1], "both tries carry the image"
+
     async def test_rejected_image_is_permanent(self, wx: FakeWeChat, make_api: MakeApi) -> None:
         """A GIF for the article body is refused by WeChat with 40005."""
         with pytest.raises(PermanentError) as caught:
