@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from channels.base import (
+    ChannelError,
     Committed,
     ConfigurationError,
     Deferred,
@@ -282,12 +283,16 @@ class WeChatChannel:
         now = self._clock()
         if job.commit_started_at and now - job.commit_started_at > DEDUPE_WINDOW:
             raise OutcomeUnknown("微信发送结果未知，且已超过 24 小时去重期，请在公众号后台核对")
+        repeated = job.commit_started_at is not None
         job.commit_started_at = job.commit_started_at or now
         await self._jobs.save(job)
-        if job.mode == "broadcast":
-            await self._broadcast(job, account, api)
-        else:
-            await self._publish(job, api)
+        try:
+            if job.mode == "broadcast":
+                await self._broadcast(job, account, api)
+            else:
+                await self._publish(job, api)
+        except PermanentError as exc:
+            raise _unknown_if_maybe_sent(job, exc, repeated=repeated) from exc
 
     async def _broadcast(self, job: JobRecord, account: AccountConfig, api: WeChatApi) -> None:
         try:
@@ -376,6 +381,30 @@ class WeChatChannel:
 
     async def _fetch(self, url: str) -> bytes:
         return await fetch_image(url, fetcher=self._fetcher)
+
+
+def _unknown_if_maybe_sent(
+    job: JobRecord, exc: PermanentError, *, repeated: bool
+) -> ChannelError:
+    """A refusal that may mean "already sent" goes to a person, never to ``failed``.
+
+    45065 without a msg_id says WeChat has this send already; 40007 on a repeat says the
+    draft is gone, which is what a send that went out does to it (WeChat may check the
+    draft before clientmsgid). Neither may be recorded as failed, nor sent again.
+    """
+    if not (exc.code == "45065" or (repeated and exc.code == "40007")):
+        return exc
+    started = job.commit_started_at or dt.datetime.now(dt.UTC)
+    what = "群发" if job.mode == "broadcast" else "发布"
+    evidence = (
+        f"草稿 {job.draft_media_id} 已于 {started.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
+        f"提交{what}（clientmsgid {job.batch_key}），再次提交时微信回答：{exc}"
+    )
+    return OutcomeUnknown(
+        f"微信{what}结果无法确定，很可能已经发出。{evidence}。请在公众号后台“发表记录”核对："
+        "已发出请标记为已发布，确实没有发出再重新发送；系统不会自动再发一次",
+        code=exc.code,
+    )
 
 
 def _quota_message(account: AccountConfig) -> str:

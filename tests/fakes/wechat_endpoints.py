@@ -480,10 +480,14 @@ class WeChatEndpoints(WeChatCore):
         else:
             canonical = json.dumps([scope, msgtype, payload], sort_keys=True, ensure_ascii=False)
             key = "digest:" + hashlib.sha256(canonical.encode()).hexdigest()
+        if cfg.media_check_first:
+            self._check_media(msgtype, payload)
         seen = self.dedupe.get(key)
         if seen is not None and now - seen[1] < cfg.dedupe_window:
             if cfg.retry_too_fast and now - seen[1] < cfg.retry_too_fast:
                 raise ApiError(45066)
+            if cfg.dedupe_without_msg_id:
+                raise ApiError(45065)
             raise ApiError(45065, msg_id=seen[0])
         day = self.clock.day()
         limit = (
@@ -569,6 +573,8 @@ class WeChatEndpoints(WeChatCore):
         return {"errcode": 0, "errmsg": "preview success", "msg_id": msg_id}
 
     def _mass_job(self, data: dict[str, Any]) -> MassJob:
+        if self.config.strict_msg_id and not isinstance(data.get("msg_id"), int):
+            raise ApiError(40059)
         job = self.mass_jobs.get(_int(data.get("msg_id", 0), 40059))
         if job is None:
             raise ApiError(40059)

@@ -178,6 +178,12 @@ class EmulatorConfig:
     strict_filter: bool = True
     dedupe_window: float = 86400.0
     retry_too_fast: float = 0.0
+    # A repeated send whose draft WeChat already consumed may be refused for the draft
+    # (40007) before clientmsgid is looked at; and 45065 may come without the msg_id.
+    media_check_first: bool = False
+    dedupe_without_msg_id: bool = False
+    # mass/get and mass/delete refuse a msg_id sent as a string (the docs show a number).
+    strict_msg_id: bool = False
     default_daily_limit: int = 10000
     callback_timeout: float = 5.0
     callback_attempts: int = 3

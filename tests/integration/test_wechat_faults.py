@@ -499,3 +499,33 @@ class TestCommitTimeout:
 
 async def _not_sending() -> bool:
     return (await _delivery()).state != "sending"
+
+
+class TestRepeatAfterALostAnswer:
+    """Issue 9 defect 3: WeChat accepted the send, the answer was lost, and the repeat is
+    refused in a way that does not name the original broadcast."""
+
+    @pytest.mark.parametrize(
+        ("emulator", "code"),
+        [({"media_check_first": True}, "40007"), ({"dedupe_without_msg_id": True}, "45065")],
+        ids=["consumed-draft-40007", "45065-without-msg_id"],
+    )
+    async def test_the_delivery_ends_uncertain_with_the_evidence_never_failed(
+        self, api: Api, wx: ScriptedWeChat, emulator: dict[str, Any], code: str
+    ) -> None:
+        wx.configure(**emulator)
+        wx.fail(SENDALL, drop=True, after=True)  # performed, then the connection is reset
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=10)
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [None, int(code)]
+        delivery = await _delivery()
+        assert delivery.state == "uncertain"
+        assert delivery.last_error_code == code
+        job = await WechatJob.get()
+        evidence = delivery.last_error or ""
+        assert "很可能已经发出" in evidence
+        assert str(job.draft_media_id) in evidence
+        assert job.batch_key in evidence
+        assert len(wx.sent_mass()) == 1, "never a second broadcast"
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert len(wx.calls_to(SENDALL)) == 2, "an uncertain delivery is not retried"
