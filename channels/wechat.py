@@ -383,9 +383,7 @@ class WeChatChannel:
         return await fetch_image(url, fetcher=self._fetcher)
 
 
-def _unknown_if_maybe_sent(
-    job: JobRecord, exc: PermanentError, *, repeated: bool
-) -> ChannelError:
+def _unknown_if_maybe_sent(job: JobRecord, exc: PermanentError, *, repeated: bool) -> ChannelError:
     """A refusal that may mean "already sent" goes to a person, never to ``failed``.
 
     45065 without a msg_id says WeChat has this send already; 40007 on a repeat says the

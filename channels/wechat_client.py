@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 TOKEN_MARGIN = 60.0  # seconds a stored token must still be valid to be used
+BUSY_RETRY_SECONDS = 1.0  # "system busy" (-1) is asked once more after this, then backs off
+# At most one forced token refresh per account in this many seconds: WeChat allows 20 a
+# day, and other tools of the same account may need some.
+FORCE_REFRESH_INTERVAL = 3600.0
 _T = TypeVar("_T")
 
 
@@ -117,8 +121,10 @@ class WeChatApi:
         tokens: TokenStore,
         media: MediaStore,
         timeout: float = 10.0,
+        busy_retry_seconds: float = BUSY_RETRY_SECONDS,
     ) -> None:
         self.appid = appid
+        self._busy_retry_seconds = busy_retry_seconds
         self.store_key = store_key(appid, api_base)
         self._client = _WeChatClient(appid, secret, timeout=timeout, api_base=api_base)
         self._tokens = tokens
@@ -256,8 +262,11 @@ class WeChatApi:
     async def _call(
         self, action: str, call: Callable[[_WeChatClient], Any], *, adopt: int | None = None
     ) -> dict[str, Any]:
-        """Run one API call with a valid token, refreshing it once on a token error."""
+        """Run one API call with a valid token, refreshing it once on a token error (and
+        forcing a new one once when WeChat keeps refusing the token it hands out), and
+        asking once more at once when WeChat is busy (-1)."""
         stale: str | None = None
+        forced = busy_retried = False
         while True:
             token = await self._valid_token(stale)
             try:
@@ -265,6 +274,14 @@ class WeChatApi:
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and stale is None:
                     stale = token.token
+                    continue
+                if exc.errcode in TOKEN_ERRORS and token.token == stale and not forced:
+                    forced = True
+                    if await self._force_refresh(stale):
+                        continue
+                if exc.errcode == -1 and not busy_retried:
+                    busy_retried = True
+                    await asyncio.sleep(self._busy_retry_seconds)
                     continue
                 if adopt is not None and exc.errcode == adopt:
                     return _error_body(exc)
@@ -298,11 +315,25 @@ class WeChatApi:
             await self._tokens.put(self.store_key, fresh)
             return fresh
 
-    async def _fetch_token(self) -> StoredToken:
+    async def _force_refresh(self, stale: str) -> bool:
+        """Replace a token WeChat refuses although ``stable_token`` still hands it out;
+        False when the rate limit (kept in the token store, shared by every worker) says
+        not now, so a stuck token cannot eat the 20 forced refreshes WeChat allows a day."""
+        async with self._tokens.lock(self.store_key):
+            stored = await self._tokens.get(self.store_key)
+            if _usable(stored, stale):
+                return True  # another worker replaced it meanwhile
+            if not await self._tokens.claim_force(self.store_key, FORCE_REFRESH_INTERVAL):
+                return False
+            fresh = await self._fetch_token(force=True)
+            await self._tokens.put(self.store_key, fresh)
+            return True
+
+    async def _fetch_token(self, *, force: bool = False) -> StoredToken:
         """Ask ``stable_token`` for the account's current token."""
         try:
             async with self._busy:
-                result = await asyncio.to_thread(self._client.fetch_access_token)
+                result = await asyncio.to_thread(self._client.fetch_access_token, force)
         except WeChatClientException as exc:
             raise translate(exc, "获取令牌", token_endpoint=True) from exc
         except requests.RequestException as exc:

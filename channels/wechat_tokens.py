@@ -60,6 +60,11 @@ class TokenStore(Protocol):
 
     def lock(self, appid: str) -> AbstractAsyncContextManager[None]: ...
 
+    async def claim_force(self, appid: str, interval: float) -> bool:
+        """Take the right to force-refresh the token now; False if anyone did within
+        ``interval`` seconds (WeChat allows 20 forced refreshes a day)."""
+        ...
+
 
 class MediaStore(Protocol):
     """Remembers uploads by content hash so each image goes to an account only once."""
@@ -75,6 +80,7 @@ class MemoryTokenStore:
     def __init__(self) -> None:
         self._tokens: dict[str, StoredToken] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._forced: dict[str, float] = {}
 
     def __repr__(self) -> str:
         return f"MemoryTokenStore(appids={sorted(self._tokens)!r})"
@@ -86,6 +92,14 @@ class MemoryTokenStore:
     async def put(self, appid: str, token: StoredToken) -> None:
         """Store ``token`` as the current token of ``appid``."""
         self._tokens[appid] = token
+
+    async def claim_force(self, appid: str, interval: float) -> bool:
+        """Take the right to force-refresh now, at most once per ``interval`` seconds."""
+        last = self._forced.get(appid)
+        if last is not None and time.monotonic() - last < interval:
+            return False
+        self._forced[appid] = time.monotonic()
+        return True
 
     @asynccontextmanager
     async def lock(self, appid: str) -> AsyncIterator[None]:
@@ -134,6 +148,14 @@ class RedisTokenStore:
         value = json.dumps({"token": token.token, "expires_at": token.expires_at.isoformat()})
         try:
             await self._redis.set(f"{self._prefix}token:{appid}", value, px=ttl_ms)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def claim_force(self, appid: str, interval: float) -> bool:
+        """Take the right to force-refresh now, shared by every process (SET NX EX)."""
+        key = f"{self._prefix}forced:{appid}"
+        try:
+            return bool(await self._redis.set(key, "1", nx=True, px=int(interval * 1000)))
         except RedisError as exc:
             raise _unavailable(exc) from exc
 

@@ -79,6 +79,14 @@ class DatabaseTokenStore:
                 lock_owner=None, lock_expires_at=None
             )
 
+    async def claim_force(self, appid: str, interval: float) -> bool:
+        """Take the right to force a token refresh now: False if any worker did within
+        ``interval`` seconds."""
+        await self._row(appid)
+        now = _now()
+        due = Q(forced_at=None) | Q(forced_at__lt=now - dt.timedelta(seconds=interval))
+        return await WechatToken.filter(Q(app_id=appid) & due).update(forced_at=now) == 1
+
     async def _try_lock(self, appid: str, me: str) -> bool:
         now = _now()
         free = Q(lock_owner=None) | Q(lock_expires_at__lt=now)

@@ -34,6 +34,10 @@ class WechatAccount(Model):
     keywords: list[str] = fields.JSONField(default=list)
     default_reply = fields.TextField(default="")
     enabled = fields.BooleanField(default=True)
+    # Set when WeChat refused an API for lack of permission (48001): the account's
+    # deliveries wait until an administrator changes the settings or presses "test".
+    paused_reason = fields.TextField(default="")
+    paused_at = fields.DatetimeField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -49,6 +53,7 @@ class WechatToken(Model):
     expires_at = fields.DatetimeField(null=True)
     lock_owner = fields.CharField(max_length=64, null=True)
     lock_expires_at = fields.DatetimeField(null=True)
+    forced_at = fields.DatetimeField(null=True)  # last force_refresh, shared rate limit
 
     class Meta:
         table = "wechat_token"

@@ -489,6 +489,11 @@ class WeChatEndpoints(WeChatCore):
             if cfg.dedupe_without_msg_id:
                 raise ApiError(45065)
             raise ApiError(45065, msg_id=seen[0])
+        if cfg.mass_admin_confirmation and scope == "all" and key not in self.confirmed_sends:
+            if key in self.awaiting_admin:
+                raise ApiError(89504, "waiting for the administrator to confirm")
+            self.awaiting_admin[key] = request
+            raise ApiError(89505, "the administrator is asked to confirm, retry later")
         day = self.clock.day()
         limit = (
             cfg.subscription_mass_daily if self.kind == "subscription" else cfg.service_mass_daily
@@ -540,6 +545,19 @@ class WeChatEndpoints(WeChatCore):
             "msg_id": job.msg_id,
             "msg_data_id": job.msg_data_id,
         }
+
+    def confirm_mass(self, *, accept: bool = True) -> list[int]:
+        """The administrator answers every waiting send-to-all in the WeChat app: accepted
+        ones are sent now (a repeat then gets 45065 with their msg_id); return the msg_ids."""
+        sent: list[int] = []
+        with self._lock:
+            waiting, self.awaiting_admin = self.awaiting_admin, {}
+            for key, request in waiting.items():
+                if accept:
+                    self.confirmed_sends.add(key)
+                    sent.append(int(self._mass_send(request)["msg_id"]))
+        self.run_due()
+        return sent
 
     def _finish_mass(self, job: MassJob) -> None:
         job.finished = True

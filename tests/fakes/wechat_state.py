@@ -184,6 +184,9 @@ class EmulatorConfig:
     dedupe_without_msg_id: bool = False
     # mass/get and mass/delete refuse a msg_id sent as a string (the docs show a number).
     strict_msg_id: bool = False
+    # "API 群发安全保护": a send to all waits for the administrator's confirmation in the
+    # WeChat app (89505 when asked, 89504 while still waiting), see confirm_mass().
+    mass_admin_confirmation: bool = False
     default_daily_limit: int = 10000
     callback_timeout: float = 5.0
     callback_attempts: int = 3

@@ -225,14 +225,36 @@ class TestTokenRefresh:
     async def test_repeated_40001_raises_after_one_retry(
         self, wx: FakeWeChat, make_api: MakeApi
     ) -> None:
-        """A token that keeps failing raises after a single refresh, with no storm."""
+        """A token that keeps failing raises after one refresh and one forced refresh; a
+        second call within the rate limit forces nothing: no storm, no quota eaten."""
         api = make_api()
         wx.fail("openapi/quota/get", errcode=40001, times=10)
         with pytest.raises(TemporaryError) as caught:
             await api.quota("/cgi-bin/draft/add")
         assert caught.value.code == "40001"
-        assert len(wx.calls_to("openapi/quota/get")) == 2
-        assert _token_calls(wx) == ["stable_token", "stable_token"]
+        assert len(wx.calls_to("openapi/quota/get")) == 3
+        assert _forced(wx) == [False, False, True]
+        with pytest.raises(TemporaryError):
+            await api.quota("/cgi-bin/draft/add")
+        assert _forced(wx) == [False, False, True, False], "rate limited: no second force"
+
+    async def test_a_token_wechat_refuses_but_still_hands_out_is_forced_once(
+        self, wx: FakeWeChat, make_api: MakeApi
+    ) -> None:
+        """Issue 9 defect 10: stable_token keeps returning a token that every API refuses
+        with 40001 although it has not expired: one force_refresh, then the call succeeds."""
+        api = make_api()
+        poisoned = await api.access_token()
+        assert wx.poison_token() == poisoned
+        assert await api.quota("/cgi-bin/draft/add") == (10000, 0, 10000)
+        assert _forced(wx) == [False, False, True]
+        assert [c.errcode for c in wx.calls_to("openapi/quota/get")] == [40001, 40001, 0]
+        assert await api.access_token() != poisoned
+
+
+def _forced(wx: FakeWeChat) -> list[bool]:
+    """The force_refresh flag of every stable_token call, in order."""
+    return [bool(c.json.get("force_refresh")) for c in wx.calls_to("stable_token")]
 
 
 class TestErrors:
@@ -251,7 +273,7 @@ class TestErrors:
         self, wx: FakeWeChat, make_api: MakeApi, errcode: int, error_type: type[Exception]
     ) -> None:
         """Each errcode becomes its channel error type and keeps the code."""
-        wx.fail("message/mass/sendall", errcode=errcode)
+        wx.fail("message/mass/sendall", errcode=errcode, times=2)  # -1 is asked twice
         with pytest.raises(error_type) as caught:
             await make_api().sendall("M", tag_id=None, clientmsgid="c1")
         assert getattr(caught.value, "code", None) == str(errcode)
@@ -468,6 +490,28 @@ class TestDraftsAndMassSend:
         sent = await api.sendall(await _draft(api), tag_id=None, clientmsgid="item-6")
         await api.mass_delete(sent.msg_id)
         assert await api.mass_get(sent.msg_id) == "DELETE"
+
+    async def test_a_busy_answer_is_asked_once_more_at_once(
+        self, wx: FakeWeChat, make_api: MakeApi
+    ) -> None:
+        """Issue 9 defect 10: one -1 ("system busy") is retried at once, not after a back-off."""
+        api = make_api()
+        draft = await _draft(api)
+        wx.fail("message/mass/sendall", errcode=-1)
+        sent = await api.sendall(draft, tag_id=None, clientmsgid="busy-once")
+        assert [c.errcode for c in wx.calls_to("message/mass/sendall")] == [-1, 0]
+        assert sent.msg_id == str(wx.sent_mass()[0].msg_id)
+
+    async def test_msg_id_goes_as_a_number(self, wx: FakeWeChat, make_api: MakeApi) -> None:
+        """Issue 9 defect 10: mass/get and mass/delete carry msg_id as a JSON number."""
+        wx.configure(strict_msg_id=True)
+        api = make_api()
+        sent = await api.sendall(await _draft(api), tag_id=None, clientmsgid="numeric-id")
+        assert await api.mass_get(sent.msg_id) in ("SENDING", "SEND_SUCCESS")
+        await api.mass_delete(sent.msg_id, article_idx=1)
+        assert await api.mass_get(sent.msg_id) == "DELETE"
+        for path in ("message/mass/get", "message/mass/delete"):
+            assert all(type(c.json["msg_id"]) is int for c in wx.calls_to(path))
 
 
 class TestFreePublish:

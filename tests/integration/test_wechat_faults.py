@@ -35,7 +35,7 @@ from storage.wechat import (
     DatabaseMediaStore,
     DatabaseTokenStore,
 )
-from storage.wechat_models import WechatJob
+from storage.wechat_models import WechatJob, WechatToken
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechat_api import Request
 from tests.integration.conftest import Api
@@ -225,11 +225,12 @@ class TestTransientErrors:
     async def test_system_error_is_retried_with_backoff_then_sent_once(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
-        """-1 twice on sendall: two temporary failures, then exactly one broadcast."""
-        wx.fail(SENDALL, errcode=-1, times=2)
+        """-1 four times on sendall: each attempt asks twice (one quick retry), so two
+        temporary failures, then exactly one broadcast."""
+        wx.fail(SENDALL, errcode=-1, times=4)
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
-        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, -1, 0]
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, -1, -1, -1, 0]
         assert len(wx.sent_mass()) == 1
         assert len(wx.calls_to("draft/add")) == 1
         delivery = await _delivery()
@@ -241,6 +242,55 @@ class TestTransientErrors:
         assert all("微信系统繁忙" in (a.error_message or "") for a in commits[:2])
         published = await _published(api)
         assert published.external_id == str(wx.sent_mass()[0].msg_id)
+
+    async def test_one_busy_answer_costs_no_attempt(self, api: Api, wx: ScriptedWeChat) -> None:
+        """Issue 9 defect 10: a single -1 is asked again at once: accepted on attempt 1."""
+        wx.fail(SENDALL, errcode=-1)
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, 0]
+        delivery = await _delivery()
+        assert (delivery.state, delivery.attempts) == ("accepted", 1)
+
+    async def test_a_refused_token_is_forced_once_through_the_shared_store(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 10: the stored token is refused (40001) though stable_token still
+        hands it out: one forced refresh, recorded in the database for every worker."""
+        wx.after_draft = wx.poison_token
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        forced = [bool(c.json.get("force_refresh")) for c in wx.calls_to("stable_token")]
+        assert forced.count(True) == 1
+        assert (await _delivery()).state == "accepted"
+        assert (await WechatToken.get()).forced_at is not None
+
+
+class TestAdministratorConfirmation:
+    async def test_a_broadcast_waits_for_the_administrator_then_goes_once(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 10: 89505/89504 (群发安全保护) are a clear waiting state, not a
+        failure; once the administrator confirms, the send is adopted, never repeated."""
+        wx.configure(mass_admin_confirmation=True)
+        await _queue(api)
+        start = dt.datetime.now(UTC)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        waiting = await _delivery()
+        assert (waiting.state, waiting.last_error_code) == ("retry_wait", "89505")
+        assert "管理员在微信上确认" in (waiting.last_error or "")
+        later = dispatcher(api.runtime.channels, now=start + dt.timedelta(minutes=6))
+        await later.run_until_idle(limit_seconds=2)
+        still = await _delivery()
+        assert (still.state, still.last_error_code) == ("retry_wait", "89504")
+        assert wx.sent_mass() == []
+        [msg_id] = wx.confirm_mass()
+        after = dispatcher(api.runtime.channels, now=start + dt.timedelta(minutes=12))
+        await after.run_until_idle(limit_seconds=2)
+        accepted = await _delivery()
+        assert (accepted.state, accepted.external_id) == ("accepted", str(msg_id))
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [89505, 89504, 45065]
+        assert len(wx.sent_mass()) == 1
 
 
 class TestServiceMonthlyQuota:
