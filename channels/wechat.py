@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from channels.base import (
@@ -47,7 +47,13 @@ from channels.wechat_content import (
     to_wechat_html,
 )
 from channels.wechat_cover import default_cover
-from channels.wechat_state import AccountConfig, AccountDirectory, JobRecord, JobStore
+from channels.wechat_state import (
+    PAUSING_ERROR,
+    AccountConfig,
+    AccountDirectory,
+    JobRecord,
+    JobStore,
+)
 from channels.wechat_tokens import MediaStore, TokenStore
 
 log = logging.getLogger("gongkai.wechat")
@@ -62,6 +68,8 @@ PUBLISH_FAILURES = {
     6: "已被封禁",
 }
 Clock = Callable[[], dt.datetime]
+PAUSE_RECHECK = dt.timedelta(minutes=15)  # a paused delivery looks again (no WeChat call)
+_T = TypeVar("_T")
 
 
 class WeChatChannel:
@@ -140,6 +148,9 @@ class WeChatChannel:
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         account = await self.account(pub.org_code)
+        return await self._unless_paused(account, lambda: self._prepare(account, pub))
+
+    async def _prepare(self, account: AccountConfig, pub: Publishable) -> dict[str, Any]:
         api = self.api(account)
         html = to_wechat_html(pub.body_html)
         notes: list[str] = []
@@ -176,10 +187,45 @@ class WeChatChannel:
         # A delivery committed on its own is a batch of one under its own key.
         key = pubs[0].batch_key or pubs[0].idempotency_key
         account = await self.account(pubs[0].org_code)
-        job = await self._jobs.get(key) or await self._new_job(key, account, pubs)
-        if not (job.msg_id or job.publish_id or job.article_id):
-            await self._send(job, account, [dict(p["article"]) for p in prepared])
+        job = await self._jobs.get(key)
+        if job is None or not (job.msg_id or job.publish_id or job.article_id):
+            job = await self._unless_paused(
+                account, lambda: self._commit(key, job, account, pubs, prepared)
+            )
         return [_committed(job, index) for index in range(len(pubs))]
+
+    async def _commit(
+        self,
+        key: str,
+        job: JobRecord | None,
+        account: AccountConfig,
+        pubs: Sequence[Publishable],
+        prepared: Sequence[Mapping[str, Any]],
+    ) -> JobRecord:
+        job = job or await self._new_job(key, account, pubs)
+        await self._send(job, account, [dict(p["article"]) for p in prepared])
+        return job
+
+    async def _unless_paused(self, account: AccountConfig, work: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``work`` unless the account is paused; a 48001 (no permission) pauses it:
+        retrying a configuration error every 15 minutes only fills the log."""
+        if account.paused_reason:
+            raise self._paused(account.paused_reason)
+        try:
+            return await work()
+        except ConfigurationError as exc:
+            if exc.code != PAUSING_ERROR:
+                raise
+            await self._accounts.pause(account.app_id, str(exc))
+            raise self._paused(str(exc)) from exc
+
+    def _paused(self, reason: str) -> Deferred:
+        return Deferred(
+            f"{reason}。本公众号的微信发布已暂停：请管理员在“渠道设置”中修改公众号设置"
+            "或点“测试连接”，之后自动恢复",
+            until=self._clock() + PAUSE_RECHECK,
+            code=PAUSING_ERROR,
+        )
 
     async def poll(self, pub: Publishable) -> Committed | None:
         job = await self._jobs.get(pub.batch_key or pub.idempotency_key)
@@ -230,6 +276,7 @@ class WeChatChannel:
     async def check_account(self, org_code: str) -> str:
         """The 'test connection' button: a token and today's mass-send quota."""
         account = await self.account(org_code)
+        await self._accounts.resume(account.app_id)  # a test is the administrator's "retry"
         api = self.api(account)
         await api.verify_credentials()
         limit, used, remain = await api.quota("/cgi-bin/message/mass/sendall")

@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+PAUSING_ERROR = "48001"  # no permission for an API: pause the account, tell the dashboard
+
 
 @dataclass
 class JobRecord:
@@ -61,6 +63,7 @@ class AccountConfig:
     welcome_text: str
     keywords: tuple[str, ...]
     default_reply: str
+    paused_reason: str = ""  # set after 48001: deliveries wait until settings or a test
 
 
 class JobStore(Protocol):
@@ -84,3 +87,12 @@ class AccountDirectory(Protocol):
     """Each organization's account, with its secrets opened."""
 
     async def account(self, org_code: str) -> AccountConfig | None: ...
+
+    async def pause(self, app_id: str, reason: str) -> None:
+        """Stop the account's deliveries (WeChat refused an API for lack of permission)
+        until an administrator changes its settings or tests it."""
+        ...
+
+    async def resume(self, app_id: str) -> None:
+        """Lift a pause and let the deliveries that waited for it go now."""
+        ...

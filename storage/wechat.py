@@ -20,11 +20,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from bot.delivery import State
 from channels.base import TemporaryError
-from channels.wechat_state import AccountConfig, JobRecord
+from channels.wechat_state import PAUSING_ERROR, AccountConfig, JobRecord
 from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
+from storage import outbox
 from storage.crypto import SecretBox
-from storage.models import Organization
+from storage.models import Delivery, Organization
 from storage.wechat_models import (
     WechatAccount,
     WechatCallbackNonce,
@@ -212,7 +214,22 @@ class DatabaseAccounts:
             welcome_text=row.welcome_text,
             keywords=tuple(row.keywords or ()),
             default_reply=row.default_reply,
+            paused_reason=row.paused_reason,
         )
+
+    async def pause(self, app_id: str, reason: str) -> None:
+        """Record why the account's deliveries wait (the first reason is kept)."""
+        await WechatAccount.filter(app_id=app_id, paused_reason="").update(
+            paused_reason=reason, paused_at=_now()
+        )
+
+    async def resume(self, app_id: str) -> None:
+        """Lift the pause and make the deliveries that waited for it due now."""
+        row = await WechatAccount.get_or_none(app_id=app_id)
+        if row is None:
+            return
+        await WechatAccount.filter(id=row.id).update(paused_reason="", paused_at=None)
+        await release_paused(row.organization_id)
 
     def _open(self, sealed: str) -> str:
         return self._box.open(sealed) if sealed else ""
@@ -227,8 +244,25 @@ class DatabaseAccounts:
         row = await WechatAccount.get_or_none(organization_id=org.id)
         if row is None:
             return await WechatAccount.create(organization=org, **settings)
-        await WechatAccount.filter(id=row.id).update(**settings)
+        # Changed settings are the administrator's answer to a pause: try again now.
+        await WechatAccount.filter(id=row.id).update(**settings, paused_reason="", paused_at=None)
+        if row.paused_reason:
+            await release_paused(org.id)
         return await WechatAccount.get(id=row.id)
+
+
+async def release_paused(organization_id: int) -> int:
+    """Make the organization's WeChat deliveries that waited for a pause due now."""
+    waiting = await Delivery.filter(
+        channel="wechat",
+        state=State.RETRY_WAIT,
+        last_error_code=PAUSING_ERROR,
+        item__organization_id=organization_id,
+    ).only("id")
+    now = _now()
+    for delivery in waiting:
+        await outbox.retry(delivery.id, now=now)
+    return len(waiting)
 
 
 async def remember_nonce(app_id: str, timestamp: str, nonce: str, *, keep: dt.timedelta) -> bool:

@@ -26,6 +26,8 @@ from channels.base import Channel, Deferred, Publishable
 from channels.registry import build_channels
 from channels.wechat import WeChatChannel
 from channels.wechat_state import JobRecord
+from storage import users
+from storage.console_models import User
 from storage.crypto import SecretBox
 from storage.models import Delivery, DeliveryAttempt, Organization, Publication
 from storage.tokens import create_token
@@ -35,10 +37,11 @@ from storage.wechat import (
     DatabaseMediaStore,
     DatabaseTokenStore,
 )
-from storage.wechat_models import WechatJob, WechatToken
+from storage.wechat_models import WechatAccount, WechatJob, WechatToken
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechat_api import Request
 from tests.integration.conftest import Api
+from tests.integration.console_world import HTML, PASSWORD, sign_in
 from tests.integration.helpers import dispatcher
 
 APPID, SECRET = "wx5e1f0a2b3c4d5e6f", "wechat-app-secret"
@@ -427,18 +430,11 @@ def _whitelist(wx: FakeWeChat) -> None:
     wx.configure(ip_whitelist=["10.20.30.40"])
 
 
-def _unverified(wx: FakeWeChat) -> None:
-    wx.set_permission(SENDALL, allowed=False)
-
-
 class TestConfigurationErrors:
     @pytest.mark.parametrize(
         ("breakage", "code", "cause", "endpoint"),
-        [
-            (_whitelist, "40164", "IP 127.0.0.1 不在公众号白名单中", "stable_token"),
-            (_unverified, "48001", "公众号没有该接口权限", SENDALL),
-        ],
-        ids=["ip-whitelist", "no-permission"],
+        [(_whitelist, "40164", "IP 127.0.0.1 不在公众号白名单中", "stable_token")],
+        ids=["ip-whitelist"],
     )
     async def test_a_configuration_error_pauses_then_fails_after_max_attempts(
         self,
@@ -475,6 +471,77 @@ class TestConfigurationErrors:
         assert "configuration still wrong after 3 tries" in (failed.last_error or "")
         assert len(wx.calls_to(endpoint)) == 3, "asked WeChat once per pause, then stopped"
         assert wx.sent_mass() == []
+
+
+class TestNoPermissionPauses:
+    """Issue 9 defect 6: 48001 is a configuration error that retrying cannot cure."""
+
+    async def test_48001_pauses_the_account_until_the_test_button_then_sends_once(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        wx.set_permission(SENDALL, allowed=False)
+        await _queue(api)
+        start = dt.datetime.now(UTC)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        paused = await _delivery()
+        assert (paused.state, paused.last_error_code) == ("retry_wait", "48001")
+        assert "已暂停" in (paused.last_error or "")
+        account = await WechatAccount.get()
+        assert "公众号没有该接口权限" in account.paused_reason
+        assert "微信发布已暂停" in await _dashboard(api)
+
+        for hours in (1, 5, 30):  # the pause holds, asks WeChat nothing, fails nothing
+            later = dispatcher(api.runtime.channels, now=start + dt.timedelta(hours=hours))
+            assert await later.tick()
+            await _until(_not_sending, what="the paused try to end")
+            assert (await _delivery()).state == "retry_wait"
+        assert len(wx.calls_to(SENDALL)) == 1
+
+        wx.set_permission(SENDALL, allowed=True)  # the account was verified meanwhile
+        answer = await api.client.post(
+            "/api/v1/orgs/tiande/channels/wechat/test", headers=api.admin
+        )
+        assert answer.json()["status"] == "ok", answer.text
+        assert (await WechatAccount.get()).paused_reason == ""
+        resumed = await _delivery()
+        assert resumed.state == "pending"
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        sent = await _delivery()
+        assert sent.state == "accepted"
+        assert len(wx.sent_mass()) == 1
+        assert "微信发布已暂停" not in await _dashboard(api)
+
+    async def test_changed_settings_lift_the_pause(self, api: Api, wx: ScriptedWeChat) -> None:
+        wx.set_permission("", allowed=False)  # an unverified account: no business API at all
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert (await WechatAccount.get()).paused_reason
+        wx.set_permission("", allowed=True)
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, mode="publish")
+        assert (await WechatAccount.get()).paused_reason == ""
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert (await _delivery()).state == "accepted"
+
+
+async def _dashboard(api: Api) -> str:
+    """The dashboard as 天德乡's administrator sees it."""
+    tiande = await Organization.get(code="tiande")
+    user = await User.create(
+        username=f"adm{uuid.uuid4().hex[:8]}",
+        display_name="张管理",
+        password_hash=await users.hash_password(PASSWORD),
+        must_change_password=False,
+    )
+    await users.set_role(user, tiande, "admin")
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gongkai.test", headers=HTML
+    ) as client:
+        assert (await sign_in(client, user.username, PASSWORD)).status_code == 303
+        page = await client.get("/console/")
+        assert page.status_code == 200
+        return page.text
 
 
 class TestCommitTimeout:
