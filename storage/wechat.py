@@ -153,6 +153,19 @@ class DatabaseJobStore:
         if not await WechatJob.exists(batch_key=key):
             await WechatJob.create(batch_key=key, **values)
 
+    async def fill_reach(self, job: JobRecord) -> None:
+        """Add a late event's counts and URLs to a job that was confirmed without them
+        (the one change a final job accepts), and the URLs to its deliveries."""
+        await WechatJob.filter(batch_key=job.batch_key, total_count=None).update(
+            total_count=job.total_count,
+            filter_count=job.filter_count,
+            sent_count=job.sent_count,
+            error_count=job.error_count,
+            article_urls=job.article_urls,
+        )
+        for delivery_id, url in zip(job.delivery_ids, job.article_urls, strict=False):
+            await outbox.fill_missing_url(delivery_id, url)
+
     async def mark_polled(
         self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
     ) -> bool:

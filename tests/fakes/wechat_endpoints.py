@@ -641,12 +641,16 @@ class WeChatEndpoints(WeChatCore):
             self._pending_pushes.append(self.pusher.build(kind, xml, self.admin_openid))
 
     def run_due(self) -> None:
-        """Finish jobs whose time has come and start their callback pushes."""
+        """Finish jobs whose time has come and start their callback pushes; with
+        ``events_before_answer`` wait until they were delivered (so a job event reaches
+        the callback URL before the answer to the call that finished the job)."""
         with self._lock:
             self._finish_due()
             pushes, self._pending_pushes = self._pending_pushes, []
-        for push in pushes:
-            self.start_push(push)
+        threads = [self.start_push(push) for push in pushes]
+        if self.config.events_before_answer:
+            for thread in threads:
+                thread.join(timeout=30)
 
     def start_push(self, push: CallbackPush, *, attempts: int | None = None) -> threading.Thread:
         """Record ``push`` and deliver it from a background thread."""

@@ -187,6 +187,9 @@ class EmulatorConfig:
     # "API 群发安全保护": a send to all waits for the administrator's confirmation in the
     # WeChat app (89505 when asked, 89504 while still waiting), see confirm_mass().
     mass_admin_confirmation: bool = False
+    # Deliver job events before answering the call (with mass_delay/publish_delay 0: the
+    # event of a send arrives before the answer to the send).
+    events_before_answer: bool = False
     default_daily_limit: int = 10000
     callback_timeout: float = 5.0
     callback_attempts: int = 3
