@@ -39,11 +39,14 @@ from channels.base import (
 from channels.safe_fetch import SafeFetcher
 from channels.wechat_client import NoQuotaError, WeChatApi
 from channels.wechat_content import (
+    Limits,
+    Unit,
     article,
     check_article_limits,
     digest_from,
     fetch_image,
     rewrite_images,
+    shorten,
     to_wechat_html,
 )
 from channels.wechat_cover import default_cover
@@ -130,21 +133,30 @@ class WeChatChannel:
     # -- the contract --------------------------------------------------------------
 
     async def validate(self, pub: Publishable) -> list[tuple[str, str]]:
-        """Problems WeChat would reject, found when the item is queued."""
+        """Problems WeChat would reject, found when the item is queued. A long title, author
+        or summary is never one: WeChat gets a shortened form (or the clerk's 微信标题)."""
         account = await self._accounts.account(pub.org_code)
         if account is None:
             return [("channels", f"{pub.org_name} 尚未配置微信公众号，不能选择微信渠道")]
         problems = check_article_limits(
             title=pub.title,
-            author=self._author(account, pub),
-            digest=digest_from(pub.summary, pub.body_md),
+            author="",
+            digest="",
             content_html=to_wechat_html(pub.body_html),
             source_url=pub.source_url or "",
+            limits=limits_of(account),
         )
         return [
-            ("summary" if f == "digest" else "body" if f == "content" else f, m)
+            ("body" if f == "content" else f, m)
             for f, m in problems
+            if f != "title" or not pub.title.strip()
         ]
+
+    async def wechat_title(self, account: AccountConfig, pub: Publishable) -> str:
+        """The clerk's 微信标题 for the item, else the title shortened to the account's limit."""
+        chosen = await self._accounts.wechat_title(pub.item_id)
+        limits = limits_of(account)
+        return chosen or shorten(pub.title, limits.title, limits.unit)
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         account = await self.account(pub.org_code)
@@ -159,20 +171,22 @@ class WeChatChannel:
                 html, fetch=self._fetch, upload=api.upload_body_image
             )
         thumb = await api.upload_cover(*self._cover(account))
+        limits = limits_of(account)
         draft = article(
-            title=pub.title,
+            title=await self.wechat_title(account, pub),
             content=html,
             thumb_media_id=thumb,
-            author=self._author(account, pub),
-            digest=digest_from(pub.summary, pub.body_md),
+            author=shorten(self._author(account, pub), limits.author, limits.unit),
+            digest=shorten(digest_from(pub.summary, pub.body_md), limits.digest, limits.unit),
             content_source_url=pub.source_url or "",
         )
         problems = check_article_limits(
-            title=pub.title,
+            title=draft["title"],
             author=draft["author"],
             digest=draft["digest"],
             content_html=html,
             source_url=draft["content_source_url"],
+            limits=limits,
         )
         if problems:
             raise PermanentError("；".join(message for _field, message in problems))
@@ -450,6 +464,13 @@ def _unknown_if_maybe_sent(job: JobRecord, exc: PermanentError, *, repeated: boo
         "已发出请标记为已发布，确实没有发出再重新发送；系统不会自动再发一次",
         code=exc.code,
     )
+
+
+def limits_of(account: AccountConfig) -> Limits:
+    """The account's field limits: the title as set; author (16) and digest (128) at their
+    documented sizes, counted in the same unit as the title."""
+    unit: Unit = "bytes" if account.limit_unit == "bytes" else "chars"
+    return Limits(title=account.title_limit, unit=unit)
 
 
 def _quota_message(account: AccountConfig) -> str:

@@ -64,6 +64,8 @@ class AccountConfig:
     keywords: tuple[str, ...]
     default_reply: str
     paused_reason: str = ""  # set after 48001: deliveries wait until settings or a test
+    title_limit: int = 32  # title/author/digest counted in limit_unit (see wechat_content)
+    limit_unit: str = "chars"
 
 
 class JobStore(Protocol):
@@ -87,6 +89,10 @@ class AccountDirectory(Protocol):
     """Each organization's account, with its secrets opened."""
 
     async def account(self, org_code: str) -> AccountConfig | None: ...
+
+    async def wechat_title(self, item_id: int) -> str | None:
+        """The WeChat title a clerk set for this item, if any."""
+        ...
 
     async def pause(self, app_id: str, reason: str) -> None:
         """Stop the account's deliveries (WeChat refused an API for lack of permission)

@@ -33,6 +33,7 @@ from storage.wechat_models import (
     WechatJob,
     WechatMedia,
     WechatPreviewRecipient,
+    WechatTitle,
     WechatToken,
 )
 
@@ -228,7 +229,13 @@ class DatabaseAccounts:
             keywords=tuple(row.keywords or ()),
             default_reply=row.default_reply,
             paused_reason=row.paused_reason,
+            title_limit=row.title_limit,
+            limit_unit=row.limit_unit,
         )
+
+    async def wechat_title(self, item_id: int) -> str | None:
+        row = await WechatTitle.get_or_none(item_id=item_id)
+        return None if row is None else row.title
 
     async def pause(self, app_id: str, reason: str) -> None:
         """Record why the account's deliveries wait (the first reason is kept)."""

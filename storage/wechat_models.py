@@ -38,6 +38,10 @@ class WechatAccount(Model):
     # deliveries wait until an administrator changes the settings or presses "test".
     paused_reason = fields.TextField(default="")
     paused_at = fields.DatetimeField(null=True)
+    # How WeChat counts title, author and digest for this account (the documented 32
+    # characters; some accounts are held to UTF-8 bytes).
+    title_limit = fields.IntField(default=32)
+    limit_unit = fields.CharField(max_length=8, default="chars")
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -153,3 +157,16 @@ class WechatCallbackNonce(Model):
     class Meta:
         table = "wechat_callback_nonce"
         unique_together = (("app_id", "timestamp", "nonce"),)
+
+
+class WechatTitle(Model):
+    """The title a clerk chose for an item on WeChat, when the item's own is too long."""
+
+    id = fields.IntField(primary_key=True)
+    item_id = fields.IntField(unique=True)
+    title = fields.CharField(max_length=128)
+    set_by = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "wechat_title"

@@ -8,11 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.web.deps import ADMINS, PrincipalDep, RuntimeDep, field_error
+from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
 from channels.base import ChannelError
+from channels.wechat import limits_of
+from channels.wechat_content import measure, shorten
+from channels.wechat_state import AccountConfig
 from storage import audit
-from storage.models import Organization
-from storage.wechat_models import WechatAccount
+from storage.models import Item, Organization
+from storage.wechat_models import WechatAccount, WechatTitle
 
 router = APIRouter(prefix="/api/v1")
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
@@ -40,6 +43,8 @@ class WechatSettingsIn(BaseModel):
         default_factory=list, max_length=20
     )
     default_reply: str = Field(default="", max_length=600)
+    title_limit: int = Field(default=32, ge=8, le=128)
+    limit_unit: Literal["chars", "bytes"] = "chars"
 
 
 class WechatSettingsOut(BaseModel):
@@ -56,6 +61,9 @@ class WechatSettingsOut(BaseModel):
     token_set: bool
     encoding_aes_key_set: bool
     callback_path: str
+    title_limit: int
+    limit_unit: str
+    paused_reason: str
 
 
 def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
@@ -73,6 +81,9 @@ def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
         token_set=bool(row.callback_token_sealed),
         encoding_aes_key_set=bool(row.aes_key_sealed),
         callback_path=f"/wechat/callback/{org.code}",
+        title_limit=row.title_limit,
+        limit_unit=row.limit_unit,
+        paused_reason=row.paused_reason,
     )
 
 
@@ -131,6 +142,8 @@ async def _configure(
         welcome_text=data.welcome_text,
         keywords=data.keywords,
         default_reply=data.default_reply,
+        title_limit=data.title_limit,
+        limit_unit=data.limit_unit,
     )
 
 
@@ -191,3 +204,69 @@ async def _org(principal: PrincipalDep, code: str) -> Organization:
     if organization is None or not principal.may_access(organization.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"organization {code!r} not found")
     return organization
+
+
+class WechatTitleIn(BaseModel):
+    """The item's title on WeChat; empty to go back to the shortened form."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(default="", max_length=128)
+
+
+class WechatTitleOut(BaseModel):
+    item_id: int
+    title: str  # what WeChat gets: the clerk's, else the shortened form (the prefill)
+    chosen: bool
+    limit: int
+    unit: str
+
+
+@router.get("/items/{item_id}/wechat-title")
+async def get_wechat_title(
+    item_id: int, principal: PrincipalDep, runtime: RuntimeDep
+) -> WechatTitleOut:
+    """The WeChat title of an item: the clerk's choice, or the prefilled shortened form."""
+    item, account = await _titled_item(item_id, principal, runtime)
+    chosen = await WechatTitle.get_or_none(item_id=item.id)
+    limits = limits_of(account)
+    title = chosen.title if chosen else shorten(item.title, limits.title, limits.unit)
+    return WechatTitleOut(
+        item_id=item.id, title=title, chosen=bool(chosen), limit=limits.title, unit=limits.unit
+    )
+
+
+@router.put("/items/{item_id}/wechat-title")
+async def put_wechat_title(
+    item_id: int, data: WechatTitleIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> WechatTitleOut:
+    """Set (or clear) the title WeChat gets for this item; it must fit the account's limit."""
+    item, account = await _titled_item(item_id, principal, runtime)
+    org_id = item.organization.id
+    target = f"item:{item.id}"
+    await principal.demand(org_id, *EDITORS, action="item.wechat_title", target=target)
+    title = " ".join(data.title.split())
+    limits = limits_of(account)
+    if title and measure(title, limits.unit) > limits.title:
+        unit = "字节" if limits.unit == "bytes" else "个字符"
+        raise field_error("title", f"微信标题最多 {limits.title} {unit}")
+    async with principal.audited("item.wechat_title", org_id=org_id, target=target) as change:
+        change.detail = {"title": title}
+        if title:
+            await WechatTitle.update_or_create(
+                defaults={"title": title, "set_by": principal.name}, item_id=item.id
+            )
+        else:
+            await WechatTitle.filter(item_id=item.id).delete()
+    return await get_wechat_title(item_id, principal, runtime)
+
+
+async def _titled_item(
+    item_id: int, principal: PrincipalDep, runtime: RuntimeDep
+) -> tuple[Item, AccountConfig]:
+    item = await Item.get_or_none(id=item_id).prefetch_related("organization")
+    if item is None or not principal.may_access(item.organization.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
+    account = await runtime.wechat.accounts.account(item.organization.code)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no WeChat account configured")
+    return item, account

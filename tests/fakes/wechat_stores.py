@@ -53,6 +53,9 @@ class MemoryAccounts:
     async def account(self, org_code: str) -> AccountConfig | None:
         return self.accounts.get(org_code)
 
+    async def wechat_title(self, item_id: int) -> str | None:
+        return None
+
     async def pause(self, app_id: str, reason: str) -> None:
         self._set_pause(app_id, reason)
 

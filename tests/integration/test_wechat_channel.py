@@ -13,7 +13,7 @@ import pytest
 from bot.settings import Settings
 from bot.web import create_app
 from storage.ledger import BUSINESS_TZ, channel_tally
-from storage.models import Delivery, Organization, Publication
+from storage.models import Delivery, Item, Organization, Publication
 from storage.tokens import create_token
 from storage.wechat_models import WechatJob
 from tests.fakes.wechat import FakeWeChat
@@ -33,6 +33,10 @@ ITEM: dict[str, Any] = {
 def wx() -> Iterator[FakeWeChat]:
     with FakeWeChat.start(appid=APPID, secret=SECRET, mass_delay=0.05, publish_delay=0.05) as emu:
         yield emu
+
+
+def _later() -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
 
 
 def _slot(minutes_from_now: int) -> str:
@@ -197,15 +201,54 @@ class TestRejections:
         assert delivery.state == "failed"
         assert await Publication.filter(channel="wechat").count() == 0
 
-    async def test_a_title_over_the_wechat_limit_is_refused_at_queue_time(self, api: Api) -> None:
-        """A 40-character title is a 422 on the title when WeChat is chosen."""
-        response = await api.client.post(
-            "/api/v1/items", json={**ITEM, "title": "长" * 40}, headers=api.tiande
-        )
-        assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"] == ["body", "title"]
-        assert "32" in response.text
-        assert await Delivery.all().count() == 0
+    async def test_a_35_character_title_goes_out_shortened(self, api: Api, wx: FakeWeChat) -> None:
+        """Issue 9 defect 4: a long formal title is never refused; WeChat gets the
+        prefilled shortened form, within the account's limit (32 characters)."""
+        title = "关于印发天德乡二〇二六年度政府信息公开工作要点及任务分工方案的通知和有关事项说明"[
+            :35
+        ]
+        assert len(title) == 35
+        await _queue(api, title=title)
+        await api.runtime.dispatcher.run_until_idle()
+        assert await _states() == ["accepted"]
+        sent = wx.calls_to("draft/add")[0].json["articles"][0]["title"]
+        assert len(sent) <= 32
+        assert sent.endswith("…")
+        assert sent.startswith(title[2:10]), "the leading 关于 goes first"
+
+    async def test_the_clerks_wechat_title_goes_out(self, api: Api, wx: FakeWeChat) -> None:
+        """The clerk edits the prefilled 微信标题; the accepted one is what WeChat gets."""
+        title = "关于印发天德乡二〇二六年度政府信息公开工作要点及任务分工方案的通知说明"[:35]
+        held = await _queue(api, title=title, urgent=False, publish_at=_later())
+        url = f"/api/v1/items/{held['id']}/wechat-title"
+        prefill = (await api.client.get(url, headers=api.tiande)).json()
+        assert (prefill["chosen"], prefill["limit"], prefill["unit"]) == (False, 32, "chars")
+        too_long = await api.client.put(url, json={"title": "长" * 33}, headers=api.tiande)
+        assert too_long.status_code == 422
+        assert "32" in too_long.text
+        mine = "天德乡2026年政务公开工作要点"
+        answer = await api.client.put(url, json={"title": mine}, headers=api.tiande)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["chosen"] is True
+        other = await api.client.get(url, headers=api.lianhe)
+        assert other.status_code == 404, "another township cannot see it"
+        await Delivery.filter(channel="wechat").update(next_attempt_at=dt.datetime.now(dt.UTC))
+        await Item.filter(id=held["id"]).update(urgent=True)
+        await api.runtime.dispatcher.run_until_idle()
+        assert wx.calls_to("draft/add")[0].json["articles"][0]["title"] == mine
+
+    async def test_a_byte_counting_account_gets_titles_that_fit_in_bytes(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """An account held to 64 bytes (as some field reports say) gets a title that fits."""
+        wx.configure(title_mode="bytes", title_limit=64)
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, title_limit=64, limit_unit="bytes")
+        await _queue(api, title="关于开展二〇二六年度全乡政府信息公开工作考核评议的通知")
+        await api.runtime.dispatcher.run_until_idle()
+        assert await _states() == ["accepted"]
+        sent = wx.calls_to("draft/add")[0].json["articles"][0]["title"]
+        assert len(sent.encode()) <= 64
 
     async def test_an_organization_without_an_account_cannot_choose_wechat(self, api: Api) -> None:
         """联合乡 has no account: choosing WeChat is refused with the reason."""
