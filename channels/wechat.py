@@ -319,10 +319,7 @@ class WeChatChannel:
                 self._wait_for_slot(account, now)
             if await self._quota_used_up(account, now):
                 if not account.allow_publish_fallback:
-                    raise Deferred(
-                        _quota_message(account),
-                        until=self._next_slot(account, now, after_quota=True),
-                    )
+                    raise self._no_quota(account, now, urgent=any(p.urgent for p in pubs))
                 mode = "publish"
         job = JobRecord(
             batch_key=key,
@@ -330,6 +327,7 @@ class WeChatChannel:
             mode=mode,
             local_date=now.astimezone(BEIJING).date(),
             delivery_ids=[p.delivery_id for p in pubs],
+            urgent=any(p.urgent for p in pubs),
         )
         await self._jobs.save(job)
         return job
@@ -364,10 +362,7 @@ class WeChatChannel:
             if not account.allow_publish_fallback:
                 job.commit_started_at = None  # nothing was sent; a later batch starts afresh
                 await self._jobs.save(job)
-                raise Deferred(
-                    "微信群发额度已用完（45028），顺延到下一群发时段",
-                    until=self._next_slot(account, self._clock(), after_quota=True),
-                ) from None
+                raise self._no_quota(account, self._clock(), urgent=job.urgent) from None
             job.mode = "publish"
             await self._jobs.save(job)
             await self._publish(job, api)
@@ -412,6 +407,24 @@ class WeChatChannel:
             raise Deferred(
                 f"等待群发时段 {account.slot_time:%H:%M}", until=self._next_slot(account, now)
             )
+
+    def _no_quota(self, account: AccountConfig, now: dt.datetime, *, urgent: bool) -> Deferred:
+        """Wait for the quota: an ordinary batch until the next slot, an urgent one until
+        the quota comes back (00:00 Beijing, or the 1st of next month for a service
+        account), not a day later at the slot."""
+        if not urgent:
+            until = self._next_slot(account, now, after_quota=True)
+            return Deferred(_quota_message(account), until=until)
+        local = now.astimezone(BEIJING).date()
+        day = local + dt.timedelta(days=1)
+        if account.kind == "service":
+            day = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        until = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC)
+        return Deferred(
+            f"{_quota_message(account).split('，')[0]}，紧急信息在北京时间 {day:%m月%d日} 0 点"
+            "额度恢复后立即群发",
+            until=until,
+        )
 
     def _next_slot(
         self, account: AccountConfig, now: dt.datetime, *, after_quota: bool = False

@@ -22,6 +22,7 @@ class JobRecord:
     mode: str
     local_date: dt.date
     delivery_ids: list[int] = field(default_factory=list)
+    urgent: bool = False
     draft_media_id: str | None = None
     commit_started_at: dt.datetime | None = None
     msg_id: str | None = None

@@ -88,6 +88,7 @@ class WechatJob(Model):
     mode = fields.CharField(max_length=16)
     local_date = fields.DateField()  # Asia/Shanghai day of the commit, for quotas
     delivery_ids: list[int] = fields.JSONField(default=list)  # in article order
+    urgent = fields.BooleanField(default=False)  # waits for the quota reset, not the slot
     draft_media_id = fields.CharField(max_length=128, null=True)
     commit_started_at = fields.DatetimeField(null=True)
     msg_id = fields.CharField(max_length=32, null=True, db_index=True)

@@ -25,6 +25,11 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.AddField(
+            model_name='WechatJob',
+            name='urgent',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
             model_name='WechatAccount',
             name='title_limit',
             field=fields.IntField(default=32),

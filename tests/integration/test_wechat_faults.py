@@ -296,6 +296,26 @@ class TestAdministratorConfirmation:
         assert len(wx.sent_mass()) == 1
 
 
+class TestUrgentAfterTheBroadcast:
+    async def test_an_urgent_item_after_the_days_broadcast_goes_at_beijing_midnight(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 7: the day's one broadcast is used; a second urgent item waits
+        for the quota reset at 00:00 Beijing, not for tomorrow's 09:30 slot."""
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        await _queue(api, title="关于紧急停水的通知")
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        waiting = await Delivery.filter(channel="wechat").order_by("-id").first()
+        assert waiting is not None
+        assert waiting.state == "retry_wait"
+        assert "0 点额度恢复后立即群发" in (waiting.last_error or "")
+        midnight = _beijing_midnight_after(dt.datetime.now(UTC))
+        assert waiting.next_attempt_at is not None
+        assert abs((waiting.next_attempt_at - midnight).total_seconds()) < 5
+        assert len(wx.sent_mass()) == 1
+
+
 class TestServiceMonthlyQuota:
     EMULATOR: ClassVar[dict[str, Any]] = {"kind": "service"}
     ACCOUNT: ClassVar[dict[str, Any]] = {"kind": "service", "slot_time": "09:30"}
