@@ -217,7 +217,16 @@ class WeChatChannel:
         prepared: Sequence[Mapping[str, Any]],
     ) -> JobRecord:
         job = job or await self._new_job(key, account, pubs)
-        await self._send(job, account, [dict(p["article"]) for p in prepared])
+        try:
+            await self._send(job, account, [dict(p["article"]) for p in prepared])
+        except (Deferred, PermanentError):
+            # Nothing went out (waiting regroups the batch under a new key, a refusal
+            # ends it): its draft would only pile up in the account's 草稿箱.
+            if job.draft_media_id:
+                await _discard_draft(self.api(account), job.draft_media_id)
+                job.draft_media_id = None
+                await self._jobs.save(job)
+            raise
         return job
 
     async def _unless_paused(self, account: AccountConfig, work: Callable[[], Awaitable[_T]]) -> _T:
@@ -300,7 +309,10 @@ class WeChatChannel:
         """Send one article to a reviewer's phone before the real broadcast."""
         api = self.api(await self.account(pub.org_code))
         draft = await api.draft_add([dict(prepared["article"])])
-        await api.preview(draft, openid)
+        try:
+            await api.preview(draft, openid)
+        finally:
+            await _discard_draft(api, draft)  # the clerks' 草稿箱 is not Gongkai's scratchpad
 
     async def aclose(self) -> None:
         for api in self._apis.values():
@@ -362,7 +374,10 @@ class WeChatChannel:
             if not account.allow_publish_fallback:
                 job.commit_started_at = None  # nothing was sent; a later batch starts afresh
                 await self._jobs.save(job)
-                raise self._no_quota(account, self._clock(), urgent=job.urgent) from None
+                used_up = "微信群发额度已用完（45028）"
+                raise self._no_quota(
+                    account, self._clock(), urgent=job.urgent, reason=used_up
+                ) from None
             job.mode = "publish"
             await self._jobs.save(job)
             await self._publish(job, api)
@@ -408,22 +423,24 @@ class WeChatChannel:
                 f"等待群发时段 {account.slot_time:%H:%M}", until=self._next_slot(account, now)
             )
 
-    def _no_quota(self, account: AccountConfig, now: dt.datetime, *, urgent: bool) -> Deferred:
+    def _no_quota(
+        self, account: AccountConfig, now: dt.datetime, *, urgent: bool, reason: str = ""
+    ) -> Deferred:
         """Wait for the quota: an ordinary batch until the next slot, an urgent one until
         the quota comes back (00:00 Beijing, or the 1st of next month for a service
         account), not a day later at the slot."""
         if not urgent:
             until = self._next_slot(account, now, after_quota=True)
-            return Deferred(_quota_message(account), until=until)
+            text = f"{reason}，顺延到下一群发时段" if reason else _quota_message(account)
+            return Deferred(text, until=until)
         local = now.astimezone(BEIJING).date()
         day = local + dt.timedelta(days=1)
         if account.kind == "service":
             day = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
         until = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC)
+        used_up = reason or _quota_message(account).split("，")[0]
         return Deferred(
-            f"{_quota_message(account).split('，')[0]}，紧急信息在北京时间 {day:%m月%d日} 0 点"
-            "额度恢复后立即群发",
-            until=until,
+            f"{used_up}，紧急信息在北京时间 {day:%m月%d日} 0 点额度恢复后立即群发", until=until
         )
 
     def _next_slot(
@@ -477,6 +494,14 @@ def _unknown_if_maybe_sent(job: JobRecord, exc: PermanentError, *, repeated: boo
         "已发出请标记为已发布，确实没有发出再重新发送；系统不会自动再发一次",
         code=exc.code,
     )
+
+
+async def _discard_draft(api: WeChatApi, media_id: str) -> None:
+    """Delete a draft Gongkai made and no longer needs; a failure only leaves it behind."""
+    try:
+        await api.draft_delete(media_id)
+    except ChannelError as exc:
+        log.warning("WeChat draft %s not deleted: %s", media_id, exc)
 
 
 def limits_of(account: AccountConfig) -> Limits:

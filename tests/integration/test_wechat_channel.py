@@ -137,15 +137,18 @@ class TestBroadcast:
     async def test_a_subscription_account_broadcasts_once_a_day(
         self, api: Api, wx: FakeWeChat
     ) -> None:
-        """After the day's broadcast, the next urgent batch is deferred to tomorrow's slot."""
+        """After the day's broadcast, the next urgent batch waits for the quota reset at
+        00:00 Beijing, not for tomorrow's slot (issue 9 defect 7)."""
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
         await _queue(api, title="第二条通知")
         await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
         assert len(wx.calls_to("message/mass/sendall")) == 1
-        waiting = await Delivery.get(channel="wechat", state="retry_wait")
-        assert waiting.next_attempt_at is not None
-        assert waiting.next_attempt_at > dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)
+        urgent = await Delivery.get(channel="wechat", state="retry_wait")
+        local = dt.datetime.now(BUSINESS_TZ)
+        midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), BUSINESS_TZ)
+        assert urgent.next_attempt_at is not None
+        assert abs((urgent.next_attempt_at - midnight).total_seconds()) < 5
 
     async def test_no_quota_falls_back_to_free_publish_when_allowed(
         self, api: Api, wx: FakeWeChat
@@ -174,6 +177,10 @@ class TestBroadcast:
         assert delivery.state == "retry_wait"
         assert delivery.last_error is not None
         assert "45028" in delivery.last_error
+        # Issue 9 defect 9: the batch waits under a new key later; its draft is deleted.
+        assert len(wx.calls_to("draft/add")) == 1
+        assert wx.drafts == {}
+        assert (await WechatJob.get()).draft_media_id is None
 
 
 class TestExactlyOnce:
@@ -375,3 +382,7 @@ class TestPreview:
         assert response.status_code == 200, response.text
         assert wx.calls_to("message/mass/preview")[0].json["touser"] == "o_reviewer_1"
         assert wx.sent_mass() == []
+        # Issue 9 defect 9: the preview's draft does not stay in the account's 草稿箱.
+        assert len(wx.calls_to("draft/add")) == 1
+        assert wx.drafts == {}
+        assert len(wx.calls_to("draft/delete")) == 1
