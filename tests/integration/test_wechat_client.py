@@ -6,12 +6,9 @@ import asyncio
 import json
 import socket
 import traceback
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from channels.base import ConfigurationError, PermanentError, TemporaryError
 from channels.wechat_client import (
@@ -19,7 +16,6 @@ from channels.wechat_client import (
     MemoryTokenStore,
     NoQuotaError,
     PublishStatus,
-    RedisTokenStore,
     TokenStore,
     WeChatApi,
 )
@@ -28,7 +24,6 @@ from tests.fakes.wechat import FakeWeChat
 
 APPID = "wx00000000000000a1"
 SECRET = "integration-test-secret-value"
-REDIS_URL = "redis://127.0.0.1:6379/15"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
 
@@ -64,30 +59,6 @@ async def make_api(wx: FakeWeChat) -> AsyncIterator[MakeApi]:
     yield make
     for api in made:
         await api.aclose()
-
-
-@pytest.fixture
-async def redis_stores() -> AsyncIterator[Callable[[], RedisTokenStore]]:
-    """A factory of RedisTokenStores on db 15 sharing one fresh prefix, removed afterwards."""
-    prefix = f"gongkai:test:{uuid.uuid4().hex}:"
-    admin = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await admin.ping()
-    except RedisError as exc:
-        await admin.aclose()
-        pytest.skip(f"Redis unavailable at {REDIS_URL}: {exc}")
-    made: list[RedisTokenStore] = []
-
-    def make() -> RedisTokenStore:
-        made.append(RedisTokenStore(REDIS_URL, prefix=prefix))
-        return made[-1]
-
-    yield make
-    for store in made:
-        await store.aclose()
-    async for key in admin.scan_iter(match=prefix + "*"):
-        await admin.delete(key)
-    await admin.aclose()
 
 
 def _token_calls(wx: FakeWeChat) -> list[str]:
@@ -142,23 +113,6 @@ class TestAccessToken:
         """Ten concurrent requests for a token cause a single fetch."""
         store = MemoryTokenStore()
         apis = [make_api(store) for _ in range(5)]
-        tokens = await asyncio.gather(*(apis[i % 5].access_token() for i in range(10)))
-        assert len(set(tokens)) == 1
-        assert _token_calls(wx) == ["stable_token"]
-
-    async def test_redis_store_shares_one_token(
-        self, wx: FakeWeChat, make_api: MakeApi, redis_stores: Callable[[], RedisTokenStore]
-    ) -> None:
-        """Two instances with separate Redis stores (like two processes) fetch once."""
-        first, second = make_api(redis_stores()), make_api(redis_stores())
-        assert await first.access_token() == await second.access_token()
-        assert _token_calls(wx) == ["stable_token"]
-
-    async def test_redis_lock_prevents_a_storm(
-        self, wx: FakeWeChat, make_api: MakeApi, redis_stores: Callable[[], RedisTokenStore]
-    ) -> None:
-        """Ten concurrent requests over five Redis-backed instances cause a single fetch."""
-        apis = [make_api(redis_stores()) for _ in range(5)]
         tokens = await asyncio.gather(*(apis[i % 5].access_token() for i in range(10)))
         assert len(set(tokens)) == 1
         assert _token_calls(wx) == ["stable_token"]
