@@ -327,6 +327,10 @@ class TestBodyImages:
         assert notes == ["正文图片 http://127.0.0.1/a.png 已删除：图片无法获取"]
         assert str(image_server.port) not in " ".join(notes)
         assert wx.calls_to("media/uploadimg") == []
+        # Issue 9 defect 8: the item's page shows the clerk what was left out.
+        shown = await env.client.get(f"/api/v1/items/{item}", headers=env.tokens["exempt"])
+        [wechat] = [d for d in shown.json()["deliveries"] if d["channel"] == "wechat"]
+        assert wechat["dropped_images"] == notes
 
     async def test_the_setting_allows_a_named_network(
         self, settings: Settings, wx: FakeWeChat, image_server: Server
