@@ -297,13 +297,58 @@ class WeChatChannel:
         return "微信渠道已启用；各单位公众号请用“测试连接”逐一检查"
 
     async def check_account(self, org_code: str) -> str:
-        """The 'test connection' button: a token and today's mass-send quota."""
+        """The 'test connection' button: the token (and the IP WeChat saw), then each API
+        publishing needs, read-only, with advice in Chinese. Raises ConfigurationError with
+        the whole report when something the account's mode needs is missing."""
         account = await self.account(org_code)
         await self._accounts.resume(account.app_id)  # a test is the administrator's "retry"
         api = self.api(account)
-        await api.verify_credentials()
+        await api.verify_credentials()  # 40164 names the IP WeChat saw
+        lines = [f"令牌正常：{account.app_id}（本服务器的出口 IP 在白名单中）"]
+        needed_missing = False
+        for name, needed, probe, advice in self._permission_checks(account, api):
+            try:
+                await probe()
+            except ConfigurationError as exc:
+                if exc.code != PAUSING_ERROR:
+                    raise
+                lines.append(f"{name}：没有权限（48001）。{advice}")
+                needed_missing = needed_missing or needed
+            else:
+                lines.append(f"{name}：正常")
         limit, used, remain = await api.quota("/cgi-bin/message/mass/sendall")
-        return f"连接正常：{account.app_id}，今日群发接口调用 {used}/{limit}，剩余 {remain}"
+        lines.append(f"今日群发接口调用 {used}/{limit}，剩余 {remain}")
+        report = "\n".join(lines)
+        if needed_missing:
+            raise ConfigurationError(report, code=PAUSING_ERROR)
+        return "连接正常：" + report
+
+    def _permission_checks(
+        self, account: AccountConfig, api: WeChatApi
+    ) -> list[tuple[str, bool, Callable[[], Awaitable[object]], str]]:
+        broadcast = account.mode == "broadcast"
+        publish = not broadcast or account.allow_publish_fallback
+        return [
+            (
+                "草稿箱接口（draft）",
+                True,
+                api.draft_count,
+                "公众号未认证或未开通草稿箱接口：请在微信公众平台完成微信认证后再测试。",
+            ),
+            (
+                "发布接口（freepublish）",
+                publish,
+                lambda: api.freepublish_batchget(0, 1),
+                "2025 年 7 月起未认证的账号不能调用发布接口：请完成微信认证"
+                + ("，或关闭“额度用完时改用发布”。" if broadcast else "，或改用“群发”方式。"),
+            ),
+            (
+                "群发接口（mass）",
+                broadcast,
+                api.mass_permitted,
+                "未认证的订阅号不能群发：请完成微信认证，或改用“发布”方式（不推送给粉丝）。",
+            ),
+        ]
 
     async def preview(self, pub: Publishable, prepared: Mapping[str, Any], openid: str) -> None:
         """Send one article to a reviewer's phone before the real broadcast."""

@@ -22,6 +22,7 @@ from typing import Any, TypeGuard, TypeVar
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from channels.base import PermanentError
 from channels.wechat_errors import TOKEN_ERRORS, NoQuotaError, redacted, translate
 from channels.wechat_sdk import DEFAULT_API_BASE, _WeChatClient, mass_sendall_body
 from channels.wechat_tokens import (
@@ -161,6 +162,22 @@ class WeChatApi:
         """Create a draft and return its media_id."""
         result = await self._call("新建草稿", lambda c: c.draft.add(articles))
         return str(_require(result, "media_id", "新建草稿"))
+
+    async def draft_count(self) -> int:
+        """How many drafts the account's 草稿箱 holds (read-only: tests the draft API)."""
+        result = await self._call("查询草稿数", lambda c: c.draft.count())
+        return int(result.get("total_count") or 0)
+
+    async def mass_permitted(self) -> bool:
+        """Whether the account may use the mass-send APIs, asked read-only: the status of
+        a msg_id that cannot exist answers 40059 with the permission, 48001 without."""
+        try:
+            await self._call("查询群发权限", lambda c: c.mass.get("0"))
+        except PermanentError as exc:
+            if exc.code == "40059":
+                return True
+            raise
+        return True
 
     async def draft_delete(self, media_id: str) -> None:
         """Delete a draft."""

@@ -42,6 +42,7 @@ class WechatAccount(Model):
     # characters; some accounts are held to UTF-8 bytes).
     title_limit = fields.IntField(default=32)
     limit_unit = fields.CharField(max_length=8, default="chars")
+    callback_verified_at = fields.DatetimeField(null=True)  # WeChat's last URL verification
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

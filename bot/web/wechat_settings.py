@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
@@ -18,6 +19,7 @@ from storage.models import Item, Organization
 from storage.wechat_models import WechatAccount, WechatTitle
 
 router = APIRouter(prefix="/api/v1")
+BEIJING = ZoneInfo("Asia/Shanghai")
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -160,8 +162,11 @@ async def get_wechat(org: str, principal: PrincipalDep) -> WechatSettingsOut:
 
 
 @router.post("/orgs/{org}/channels/wechat/test")
-async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) -> dict[str, str]:
-    """The 'test connection' button: fetch a token and read today's quota."""
+async def test_wechat(
+    org: str, request: Request, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, str]:
+    """The 'test connection' button: the token and outgoing IP, each API publishing needs,
+    and what to paste into 公众平台's 服务器配置 (and whether WeChat has verified it)."""
     organization = await _org(principal, org)
     await principal.demand(organization.id, *ADMINS, action="settings.wechat_test")
     channel = runtime.channels["wechat"]
@@ -171,6 +176,9 @@ async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) ->
         result = {"status": "error", "message": error.message}
     else:
         result = {"status": "ok", "message": message}
+    row = await WechatAccount.get_or_none(organization_id=organization.id)
+    if row is not None:
+        result["message"] += "\n" + callback_advice(request, organization.code, row)
     await audit.record(  # outside a transaction: no database change to bind it to
         "settings.wechat_test",
         username=principal.name,
@@ -270,3 +278,23 @@ async def _titled_item(
     if account is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no WeChat account configured")
     return item, account
+
+
+def callback_advice(request: Request, org_code: str, row: WechatAccount) -> str:
+    """What the administrator pastes into 公众平台 → 设置与开发 → 基本配置 → 服务器配置."""
+    url = str(request.base_url).rstrip("/") + f"/wechat/callback/{org_code}"
+    seen = (
+        f"已于 {row.callback_verified_at.astimezone(BEIJING):%Y-%m-%d %H:%M} 收到微信的验证请求"
+        if row.callback_verified_at
+        else "尚未收到微信的验证请求：在公众平台提交服务器配置后，微信会来验证这个地址"
+    )
+    token = (
+        "已设置（与本系统中的令牌一致）"
+        if row.callback_token_sealed
+        else "未设置：请先在本页设置令牌"
+    )
+    key = "已设置（安全模式）" if row.aes_key_sealed else "未设置（明文模式）"
+    return (
+        f"服务器地址(URL)：{url}\n令牌(Token)：{token}\n"
+        f"消息加解密密钥(EncodingAESKey)：{key}\n验证：{seen}"
+    )

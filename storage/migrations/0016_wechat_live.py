@@ -25,6 +25,11 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.AddField(
+            model_name='WechatAccount',
+            name='callback_verified_at',
+            field=fields.DatetimeField(null=True),
+        ),
+        ops.AddField(
             model_name='WechatJob',
             name='urgent',
             field=fields.BooleanField(default=False),

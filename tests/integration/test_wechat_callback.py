@@ -24,7 +24,7 @@ from bot.web import create_app, wechat_callback
 from bot.wechat_events import apply_job_event, job_event, process_pending, record
 from channels.wechat_state import JobRecord
 from storage.models import Delivery, Item, Organization
-from storage.wechat_models import WechatEvent, WechatJob
+from storage.wechat_models import WechatAccount, WechatEvent, WechatJob
 from tests.fakes.wechat import CallbackPush, FakeWeChat, MassJob
 from tests.fakes.wechat_callbacks import mass_event_xml, publish_event_xml, signature
 from tests.fakes.wechat_state import CallbackMode, PublishJob
@@ -187,8 +187,11 @@ def job_reaches(h: Harness, status: str, **ids: str) -> Callable[[], Awaitable[b
 
 class TestVerification:
     async def test_url_verification_echoes_echostr(self, harness: Harness) -> None:
-        """The emulator's GET verification gets its echostr back."""
+        """The emulator's GET verification gets its echostr back, and the account
+        remembers that WeChat reached it (shown by the test button, issue 9 defect 5)."""
+        assert (await WechatAccount.get()).callback_verified_at is None
         assert await asyncio.to_thread(harness.wx.verify_callback, "echo-123456")
+        assert (await WechatAccount.get()).callback_verified_at is not None
 
     async def test_wrong_signature_is_refused(self, harness: Harness) -> None:
         """A GET with a wrong signature gets 403 and no echo."""

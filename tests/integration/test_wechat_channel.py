@@ -365,6 +365,36 @@ class TestAccountSettings:
         assert bad.json()["status"] == "error"
         assert "wrong-secret" not in bad.text
 
+    async def test_the_test_checks_what_publishing_needs(self, api: Api, wx: FakeWeChat) -> None:
+        """Issue 9 defect 5: draft, freepublish and mass permissions are probed read-only;
+        a missing one the mode needs is an error naming it, with what to do; the callback
+        settings to paste into 公众平台 are shown."""
+        url = "/api/v1/orgs/tiande/channels/wechat/test"
+        ok = (await api.client.post(url, headers=api.tiande)).json()
+        assert ok["status"] == "ok"
+        for line in (
+            "草稿箱接口（draft）：正常",
+            "发布接口（freepublish）：正常",
+            "群发接口（mass）：正常",
+        ):
+            assert line in ok["message"]
+        assert "服务器地址(URL)：http://gongkai.test/wechat/callback/tiande" in ok["message"]
+        assert "尚未收到微信的验证请求" in ok["message"]
+        assert not wx.calls_to("message/mass/sendall"), "nothing is sent by a test"
+        assert not wx.calls_to("draft/add")
+
+        wx.set_permission("message/mass", allowed=False)  # an unverified subscription account
+        wx.set_permission("freepublish", allowed=False)  # and the July-2025 rule
+        bad = (await api.client.post(url, headers=api.tiande)).json()
+        assert bad["status"] == "error"
+        assert "群发接口（mass）：没有权限（48001）。未认证的订阅号不能群发" in bad["message"]
+        assert "发布接口（freepublish）：没有权限（48001）。2025 年 7 月起" in bad["message"]
+        assert "草稿箱接口（draft）：正常" in bad["message"]
+
+        wx.configure(ip_whitelist=["10.20.30.40"])
+        ip = (await api.client.post(url, headers=api.tiande)).json()
+        assert "IP 127.0.0.1 不在公众号白名单中" in ip["message"]
+
 
 class TestPreview:
     async def test_a_reviewer_gets_a_preview_before_the_broadcast(
