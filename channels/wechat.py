@@ -73,6 +73,7 @@ PUBLISH_FAILURES = {
 Clock = Callable[[], dt.datetime]
 PAUSE_RECHECK = dt.timedelta(minutes=15)  # a paused delivery looks again (no WeChat call)
 _T = TypeVar("_T")
+FIELD_LIMIT_ERRORS = {"45003": "微信标题", "45110": "作者", "45004": "摘要"}
 
 
 class WeChatChannel:
@@ -193,20 +194,73 @@ class WeChatChannel:
         return {"article": draft, "notes": notes}
 
     async def commit(self, pub: Publishable, prepared: Mapping[str, Any]) -> Committed:
-        return (await self.commit_batch([pub], [prepared]))[0]
+        result = (await self.commit_batch([pub], [prepared]))[0]
+        if isinstance(result, ChannelError):
+            raise result
+        return result
 
     async def commit_batch(
         self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
-    ) -> list[Committed]:
+    ) -> list[Committed | ChannelError]:
         # A delivery committed on its own is a batch of one under its own key.
         key = pubs[0].batch_key or pubs[0].idempotency_key
         account = await self.account(pubs[0].org_code)
         job = await self._jobs.get(key)
-        if job is None or not (job.msg_id or job.publish_id or job.article_id):
-            job = await self._unless_paused(
-                account, lambda: self._commit(key, job, account, pubs, prepared)
-            )
-        return [_committed(job, index) for index in range(len(pubs))]
+        done = job is not None and bool(job.msg_id or job.publish_id or job.article_id)
+        if job is not None and done and any(p.delivery_id not in job.delivery_ids for p in pubs):
+            # A delivery held out of this batch's send (see _without_refused) and retried
+            # after the clerk's fix: it is not part of what went out; regroup it.
+            raise Deferred("重新编组，等待下一次微信发送", until=self._clock())
+        if job is None or not done:
+            try:
+                job = await self._unless_paused(
+                    account, lambda: self._commit(key, job, account, pubs, prepared)
+                )
+            except PermanentError as exc:
+                if exc.code not in FIELD_LIMIT_ERRORS or len(pubs) < 2:
+                    raise
+                return await self._without_refused(key, account, pubs, prepared, exc)
+        return [_committed(job, _position(job, pub)) for pub in pubs]
+
+    async def _without_refused(
+        self,
+        key: str,
+        account: AccountConfig,
+        pubs: Sequence[Publishable],
+        prepared: Sequence[Mapping[str, Any]],
+        refusal: PermanentError,
+    ) -> list[Committed | ChannelError]:
+        """WeChat refused a field of one article (45003 title, 45110 author, 45004 digest)
+        without saying which: find it with one-article drafts (deleted at once), send the
+        others, and hold only the refused item with one clear message."""
+        api = self.api(account)
+        refused = [
+            index
+            for index, ready in enumerate(prepared)
+            if not await _fits_wechat(api, dict(ready["article"]))
+        ]
+        if not refused or len(refused) == len(pubs):
+            raise refusal
+        keep = [index for index in range(len(pubs)) if index not in refused]
+        job = await self._jobs.get(key)
+        if job is not None:
+            job.delivery_ids = [pubs[index].delivery_id for index in keep]
+            await self._jobs.save(job)
+        sent = await self._unless_paused(
+            account,
+            lambda: self._commit(
+                key, job, account, [pubs[i] for i in keep], [prepared[i] for i in keep]
+            ),
+        )
+        held = PermanentError(
+            f"微信不接受这条信息的{FIELD_LIMIT_ERRORS[refusal.code or '']}（{refusal.code}），"
+            "同批其他信息已照常发出。请在信息页缩短“微信标题”（或作者、摘要）后点“重试”",
+            code=refusal.code,
+        )
+        return [
+            held if index in refused else _committed(sent, _position(sent, pub))
+            for index, pub in enumerate(pubs)
+        ]
 
     async def _commit(
         self,
@@ -217,8 +271,13 @@ class WeChatChannel:
         prepared: Sequence[Mapping[str, Any]],
     ) -> JobRecord:
         job = job or await self._new_job(key, account, pubs)
+        articles = [
+            # The clerk may have changed the 微信标题 since the item was prepared.
+            {**ready["article"], "title": await self.wechat_title(account, pub)}
+            for pub, ready in zip(pubs, prepared, strict=True)
+        ]
         try:
-            await self._send(job, account, [dict(p["article"]) for p in prepared])
+            await self._send(job, account, articles)
         except (Deferred, PermanentError):
             # Nothing went out (waiting regroups the batch under a new key, a refusal
             # ends it): its draft would only pile up in the account's 草稿箱.
@@ -539,6 +598,18 @@ def _unknown_if_maybe_sent(job: JobRecord, exc: PermanentError, *, repeated: boo
         "已发出请标记为已发布，确实没有发出再重新发送；系统不会自动再发一次",
         code=exc.code,
     )
+
+
+async def _fits_wechat(api: WeChatApi, one: dict[str, Any]) -> bool:
+    """Whether WeChat accepts this article's fields, asked with a draft deleted at once."""
+    try:
+        draft = await api.draft_add([one])
+    except PermanentError as exc:
+        if exc.code in FIELD_LIMIT_ERRORS:
+            return False
+        raise
+    await _discard_draft(api, draft)
+    return True
 
 
 async def _discard_draft(api: WeChatApi, media_id: str) -> None:

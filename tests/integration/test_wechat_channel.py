@@ -119,6 +119,41 @@ class TestBroadcast:
         articles = wx.calls_to("draft/add")[0].json["articles"]
         assert [a["title"] for a in articles] == ["第2号通知", "第1号通知", "第0号通知"]
 
+    async def test_a_title_wechat_refuses_holds_only_that_item(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """Issue 9 defect 4: WeChat is stricter than the account's limit (45003 for one
+        article): that item waits for the clerk with one clear message, the rest of the
+        batch goes out; after the clerk's shorter 微信标题 it is not taken for sent."""
+        wx.configure(title_limit=20)  # this account is held to 20 characters
+        long_title = "关于做好二〇二六年度全乡森林防火和秸秆禁烧工作的通知"
+        held = await _queue(api, title=long_title, urgent=False, priority=1)
+        await _queue(api, title="关于冬季防火的通知", urgent=False)
+        await api.runtime.dispatcher.run_until_idle()
+        [broadcast] = wx.sent_mass()
+        assert [a["title"] for a in broadcast.articles] == ["关于冬季防火的通知"]
+        refused = await Delivery.get(item_id=held["id"], channel="wechat")
+        assert (refused.state, refused.last_error_code) == ("failed", "45003")
+        assert "同批其他信息已照常发出" in (refused.last_error or "")
+        assert "微信标题" in (refused.last_error or "")
+        assert wx.drafts == {}, "the one-article drafts used to find it are deleted"
+
+        url = f"/api/v1/items/{held['id']}/wechat-title"
+        fixed = await api.client.put(
+            url, json={"title": "森林防火和秸秆禁烧通知"}, headers=api.tiande
+        )
+        assert fixed.status_code == 200, fixed.text
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, mode="publish")  # no quota wait
+        retried = await api.client.post(f"/api/v1/items/{held['id']}/retry", headers=api.tiande)
+        assert retried.status_code in (200, 202), retried.text
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=5)
+        again = await Delivery.get(item_id=held["id"], channel="wechat")
+        assert again.state == "accepted", again.last_error
+        assert again.external_id != str(broadcast.msg_id), "not taken for the earlier send"
+        assert wx.calls_to("draft/add")[-1].json["articles"][0]["title"] == "森林防火和秸秆禁烧通知"
+        assert len(wx.sent_mass()) == 1
+
     async def test_before_the_slot_items_wait_for_it(self, api: Api, wx: FakeWeChat) -> None:
         """A non-urgent item queued before the daily slot waits until the slot, sending nothing."""
         org = await Organization.get(code="tiande")

@@ -339,9 +339,10 @@ class TestServiceMonthlyQuota:
     async def test_a_fifth_broadcast_in_a_month_waits_for_next_months_first_slot(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
-        """A service account with 4 broadcasts this month defers to the 1st of next month."""
+        """A service account with 4 broadcasts this month defers to the 1st of next month:
+        an ordinary item to its slot, an urgent one to 00:00 (issue 9 defect 7)."""
         await self._broadcasts(this_month=4, last_month=0)
-        await _queue(api)
+        await _queue(api, urgent=False)
         await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
         delivery = await _delivery()
         assert delivery.state == "retry_wait"
@@ -355,6 +356,13 @@ class TestServiceMonthlyQuota:
         assert delivery.attempts == 0, "waiting for quota is not a failed try"
         assert wx.calls_to(SENDALL) == []
         assert wx.calls_to("draft/add") == []
+        await _queue(api, title="关于紧急停电的通知")
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        urgent = await Delivery.filter(channel="wechat").order_by("-id").first()
+        assert urgent is not None
+        assert urgent.next_attempt_at is not None
+        midnight = dt.datetime.combine(first, dt.time(), BEIJING)
+        assert abs((urgent.next_attempt_at - midnight).total_seconds()) < 5
 
     async def test_last_months_broadcasts_do_not_count(self, api: Api, wx: ScriptedWeChat) -> None:
         """Three this month (and more last month) leave one: it goes out today, at once."""
@@ -404,8 +412,9 @@ class TestQuotaAtBeijingMidnight:
             move(5)  # 23:55 Beijing, day D
             with pytest.raises(Deferred) as waited:
                 await commit(2, "b" * 32)
-            next_slot = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), BEIJING)
-            assert waited.value.until == next_slot
+            # urgent: the quota comes back at 00:00 Beijing (issue 9 defect 7)
+            quota_back = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), BEIJING)
+            assert waited.value.until == quota_back
             move(10)  # 00:05 Beijing on D+1 = 16:05 UTC, still day D in UTC
             assert clock["now"].date() == day
             second = await commit(2, "b" * 32)
@@ -413,7 +422,7 @@ class TestQuotaAtBeijingMidnight:
             assert clock["now"].date() == day + dt.timedelta(days=1)
             with pytest.raises(Deferred) as again:
                 await commit(3, "c" * 32)
-            assert again.value.until == next_slot + dt.timedelta(days=1)
+            assert again.value.until == quota_back + dt.timedelta(days=1)
         finally:
             await channel.aclose()
         sent = wx.sent_mass()
