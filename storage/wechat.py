@@ -271,6 +271,13 @@ class DatabaseAccounts:
         return await WechatAccount.get(id=row.id)
 
 
+async def record_test(organization_id: int, *, ok: bool, message: str) -> None:
+    """Keep the last "test connection" answer for the settings page."""
+    await WechatAccount.filter(organization_id=organization_id).update(
+        last_test_at=_now(), last_test_ok=ok, last_test_message=message[:2000]
+    )
+
+
 async def release_paused(organization_id: int) -> int:
     """Make the organization's WeChat deliveries that waited for a pause due now."""
     waiting = await Delivery.filter(

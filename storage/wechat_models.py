@@ -43,6 +43,9 @@ class WechatAccount(Model):
     title_limit = fields.IntField(default=32)
     limit_unit = fields.CharField(max_length=8, default="chars")
     callback_verified_at = fields.DatetimeField(null=True)  # WeChat's last URL verification
+    last_test_at = fields.DatetimeField(null=True)  # the last "test connection" and its answer
+    last_test_ok = fields.BooleanField(default=False)
+    last_test_message = fields.TextField(default="")
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

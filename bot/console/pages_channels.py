@@ -312,6 +312,8 @@ async def test_channel(request: Request, user: AdminDep, target: str) -> Respons
     if target not in TEST_TARGETS:
         raise ConsoleError(404, "没有这个渠道。")
     ok, message = await _check(request, org, target)
+    if target == "wechat":
+        await wechat_store.record_test(org.id, ok=ok, message=message)
     await audit.record(
         "channel.tested",
         user_id=user.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from channels.wechat import limits_of
 from channels.wechat_content import measure, shorten
 from channels.wechat_state import AccountConfig
 from storage import audit
+from storage import wechat as wechat_store
 from storage.models import Item, Organization
 from storage.wechat_models import WechatAccount, WechatTitle
 
@@ -66,6 +68,9 @@ class WechatSettingsOut(BaseModel):
     title_limit: int
     limit_unit: str
     paused_reason: str
+    last_test_at: dt.datetime | None
+    last_test_ok: bool
+    last_test_message: str
 
 
 def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
@@ -86,6 +91,9 @@ def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
         title_limit=row.title_limit,
         limit_unit=row.limit_unit,
         paused_reason=row.paused_reason,
+        last_test_at=row.last_test_at,
+        last_test_ok=row.last_test_ok,
+        last_test_message=row.last_test_message,
     )
 
 
@@ -179,6 +187,8 @@ async def test_wechat(
     row = await WechatAccount.get_or_none(organization_id=organization.id)
     if row is not None:
         result["message"] += "\n" + callback_advice(request, organization.code, row)
+        ok = result["status"] == "ok"
+        await wechat_store.record_test(organization.id, ok=ok, message=result["message"])
     await audit.record(  # outside a transaction: no database change to bind it to
         "settings.wechat_test",
         username=principal.name,

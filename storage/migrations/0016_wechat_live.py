@@ -30,6 +30,21 @@ class Migration(migrations.Migration):
             field=fields.DatetimeField(null=True),
         ),
         ops.AddField(
+            model_name='WechatAccount',
+            name='last_test_at',
+            field=fields.DatetimeField(null=True),
+        ),
+        ops.AddField(
+            model_name='WechatAccount',
+            name='last_test_ok',
+            field=fields.BooleanField(default=False),
+        ),
+        ops.AddField(
+            model_name='WechatAccount',
+            name='last_test_message',
+            field=fields.TextField(default=''),
+        ),
+        ops.AddField(
             model_name='WechatJob',
             name='urgent',
             field=fields.BooleanField(default=False),

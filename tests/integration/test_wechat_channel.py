@@ -425,6 +425,12 @@ class TestAccountSettings:
         assert "群发接口（mass）：没有权限（48001）。未认证的订阅号不能群发" in bad["message"]
         assert "发布接口（freepublish）：没有权限（48001）。2025 年 7 月起" in bad["message"]
         assert "草稿箱接口（draft）：正常" in bad["message"]
+        kept = (
+            await api.client.get("/api/v1/orgs/tiande/channels/wechat", headers=api.tiande)
+        ).json()
+        assert kept["last_test_ok"] is False, "the settings page shows the last test's answer"
+        assert kept["last_test_message"] == bad["message"]
+        assert kept["last_test_at"]
 
         wx.configure(ip_whitelist=["10.20.30.40"])
         ip = (await api.client.post(url, headers=api.tiande)).json()

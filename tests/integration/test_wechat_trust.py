@@ -527,6 +527,7 @@ class TestConsole:
             assert f"/wechat/callback/{desk.env.org.code}</code>" in page.text
             assert "出口 IP" in page.text
             assert "尚未收到微信的验证请求" in page.text
+            assert "上次测试" not in page.text
             token = await csrf_of(client, "/console/channels")
             form = {
                 "csrf_token": token,
