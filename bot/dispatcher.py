@@ -362,7 +362,10 @@ class Dispatcher:
                 await self._record_failure(delivery, token, Step.COMMIT, error, started)
             return
         for delivery, result in zip(ready, results, strict=True):
-            await self._record_commit(delivery, token, result, started)
+            if isinstance(result, ChannelError):  # held alone; the others went out
+                await self._record_failure(delivery, token, Step.COMMIT, result, started)
+            else:
+                await self._record_commit(delivery, token, result, started)
 
     async def _ready_for_batch(
         self, delivery: Delivery, channel: Channel, token: str, pages: Mapping[int, str]

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from tortoise.exceptions import IntegrityError
@@ -50,6 +50,9 @@ DEFAULT_KEYWORDS = ("公开", "最新")
 LATEST_COUNT = 5
 TITLE_CHARS = 40  # a text reply is capped near 2048 bytes; five long titles would pass it
 PENDING_BATCH = 200
+# How long a job event that names no known job is kept to be matched (a lost answer's
+# msg_id is learnt on the repeat within WeChat's 24 h dedupe window).
+EARLY_EVENT_KEEP = dt.timedelta(days=2)
 _AUDIT_RE = re.compile(r"err\((\d+)\)")
 
 
@@ -181,6 +184,12 @@ async def apply_job_event(
         log.info("WeChat job event for no job of ours (a manual send?): %s", event)
         return None
     if job.status in FINAL:
+        if isinstance(event, MassEvent) and _lacks_reach(job, event):
+            # Confirmed by polling before this event was matched: it still brings the
+            # counts the report needs and the article URLs.
+            _take_counts(job, event)
+            job.article_urls = job.article_urls or list(event.article_urls)
+            await jobs.fill_reach(job)
         return job
     problem = implausible(event, job)
     if problem:
@@ -232,9 +241,20 @@ async def _job_for(event: JobEvent, jobs: DatabaseJobStore, app_id: str | None) 
     return await jobs.find(publish_id=event.publish_id, app_id=app_id) if event.publish_id else None
 
 
-def _apply_mass(job: JobRecord, event: MassEvent) -> bool:
+def _lacks_reach(job: JobRecord, event: MassEvent) -> bool:
+    """A broadcast finished without counts, and a plausible success event for it."""
+    if job.status != "finished" or job.total_count is not None or event.status != "send success":
+        return False
+    return not implausible(event, replace(job, status="sent"))
+
+
+def _take_counts(job: JobRecord, event: MassEvent) -> None:
     job.total_count, job.filter_count = event.total_count, event.filter_count
     job.sent_count, job.error_count = event.sent_count, event.error_count
+
+
+def _apply_mass(job: JobRecord, event: MassEvent) -> bool:
+    _take_counts(job, event)
     if event.status == "send success":
         job.status, job.finished_at = "finished", dt.datetime.now(dt.UTC)
         job.article_urls = list(event.article_urls)
@@ -274,22 +294,33 @@ async def process_pending(runtime: Runtime) -> int:
         .order_by("id")
         .limit(PENDING_BATCH)
     )
+    done = 0
     for row in rows:
-        await _apply_stored(row, runtime.wechat.jobs)
-        await WechatEvent.filter(id=row.id).update(processed_at=dt.datetime.now(dt.UTC))
-    if rows:
+        if await _apply_stored(row, runtime.wechat.jobs):
+            await WechatEvent.filter(id=row.id).update(processed_at=dt.datetime.now(dt.UTC))
+            done += 1
+    if done:
         await runtime.dispatcher.poll_confirmations()
-    return len(rows)
+    return done
 
 
-async def _apply_stored(row: WechatEvent, jobs: DatabaseJobStore) -> None:
+async def _apply_stored(row: WechatEvent, jobs: DatabaseJobStore) -> bool:
+    """Apply one stored event; False while it names a job id Gongkai does not know yet.
+
+    An event can come before the answer to the send (or the answer was lost and a repeat
+    learns the msg_id later from 45065): it is kept and matched on a later run, for
+    ``EARLY_EVENT_KEEP``; an event for a send made outside Gongkai then expires.
+    """
     try:
         event = job_event(row.kind, row.payload)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # A payload we cannot read will not become readable: mark it done, keep it for people.
         log.warning("WeChat event %s cannot be read (%s); skipped", row.id, type(exc).__name__)
-        return
+        return True
+    if await _job_for(event, jobs, row.app_id) is None:
+        return row.received_at < dt.datetime.now(dt.UTC) - EARLY_EVENT_KEEP
     await apply_job_event(event, jobs, app_id=row.app_id)
+    return True
 
 
 async def reply_for(account: AccountConfig, msg: Any) -> str:

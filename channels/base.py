@@ -190,7 +190,10 @@ class Batchable(Channel, Protocol):
 
     async def commit_batch(
         self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
-    ) -> list[Committed]: ...
+    ) -> list[Committed | ChannelError]:
+        """One result per delivery: a ChannelError holds that delivery alone while the
+        others of the batch went out."""
+        ...
 
 
 @runtime_checkable

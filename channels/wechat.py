@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from channels.base import (
+    ChannelError,
     Committed,
     ConfigurationError,
     Deferred,
@@ -38,15 +39,24 @@ from channels.base import (
 from channels.safe_fetch import SafeFetcher
 from channels.wechat_client import NoQuotaError, WeChatApi
 from channels.wechat_content import (
+    Limits,
+    Unit,
     article,
     check_article_limits,
     digest_from,
     fetch_image,
     rewrite_images,
+    shorten,
     to_wechat_html,
 )
 from channels.wechat_cover import default_cover
-from channels.wechat_state import AccountConfig, AccountDirectory, JobRecord, JobStore
+from channels.wechat_state import (
+    PAUSING_ERROR,
+    AccountConfig,
+    AccountDirectory,
+    JobRecord,
+    JobStore,
+)
 from channels.wechat_tokens import MediaStore, TokenStore
 
 log = logging.getLogger("gongkai.wechat")
@@ -61,6 +71,9 @@ PUBLISH_FAILURES = {
     6: "已被封禁",
 }
 Clock = Callable[[], dt.datetime]
+PAUSE_RECHECK = dt.timedelta(minutes=15)  # a paused delivery looks again (no WeChat call)
+_T = TypeVar("_T")
+FIELD_LIMIT_ERRORS = {"45003": "微信标题", "45110": "作者", "45004": "摘要"}
 
 
 class WeChatChannel:
@@ -121,24 +134,36 @@ class WeChatChannel:
     # -- the contract --------------------------------------------------------------
 
     async def validate(self, pub: Publishable) -> list[tuple[str, str]]:
-        """Problems WeChat would reject, found when the item is queued."""
+        """Problems WeChat would reject, found when the item is queued. A long title, author
+        or summary is never one: WeChat gets a shortened form (or the clerk's 微信标题)."""
         account = await self._accounts.account(pub.org_code)
         if account is None:
             return [("channels", f"{pub.org_name} 尚未配置微信公众号，不能选择微信渠道")]
         problems = check_article_limits(
             title=pub.title,
-            author=self._author(account, pub),
-            digest=digest_from(pub.summary, pub.body_md),
+            author="",
+            digest="",
             content_html=to_wechat_html(pub.body_html),
             source_url=pub.source_url or "",
+            limits=limits_of(account),
         )
         return [
-            ("summary" if f == "digest" else "body" if f == "content" else f, m)
+            ("body" if f == "content" else f, m)
             for f, m in problems
+            if f != "title" or not pub.title.strip()
         ]
+
+    async def wechat_title(self, account: AccountConfig, pub: Publishable) -> str:
+        """The clerk's 微信标题 for the item, else the title shortened to the account's limit."""
+        chosen = await self._accounts.wechat_title(pub.item_id)
+        limits = limits_of(account)
+        return chosen or shorten(pub.title, limits.title, limits.unit)
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         account = await self.account(pub.org_code)
+        return await self._unless_paused(account, lambda: self._prepare(account, pub))
+
+    async def _prepare(self, account: AccountConfig, pub: Publishable) -> dict[str, Any]:
         api = self.api(account)
         html = to_wechat_html(pub.body_html)
         notes: list[str] = []
@@ -147,38 +172,142 @@ class WeChatChannel:
                 html, fetch=self._fetch, upload=api.upload_body_image
             )
         thumb = await api.upload_cover(*self._cover(account))
+        limits = limits_of(account)
         draft = article(
-            title=pub.title,
+            title=await self.wechat_title(account, pub),
             content=html,
             thumb_media_id=thumb,
-            author=self._author(account, pub),
-            digest=digest_from(pub.summary, pub.body_md),
+            author=shorten(self._author(account, pub), limits.author, limits.unit),
+            digest=shorten(digest_from(pub.summary, pub.body_md), limits.digest, limits.unit),
             content_source_url=pub.source_url or "",
         )
         problems = check_article_limits(
-            title=pub.title,
+            title=draft["title"],
             author=draft["author"],
             digest=draft["digest"],
             content_html=html,
             source_url=draft["content_source_url"],
+            limits=limits,
         )
         if problems:
             raise PermanentError("；".join(message for _field, message in problems))
         return {"article": draft, "notes": notes}
 
     async def commit(self, pub: Publishable, prepared: Mapping[str, Any]) -> Committed:
-        return (await self.commit_batch([pub], [prepared]))[0]
+        result = (await self.commit_batch([pub], [prepared]))[0]
+        if isinstance(result, ChannelError):
+            raise result
+        return result
 
     async def commit_batch(
         self, pubs: Sequence[Publishable], prepared: Sequence[Mapping[str, Any]]
-    ) -> list[Committed]:
+    ) -> list[Committed | ChannelError]:
         # A delivery committed on its own is a batch of one under its own key.
         key = pubs[0].batch_key or pubs[0].idempotency_key
         account = await self.account(pubs[0].org_code)
-        job = await self._jobs.get(key) or await self._new_job(key, account, pubs)
-        if not (job.msg_id or job.publish_id or job.article_id):
-            await self._send(job, account, [dict(p["article"]) for p in prepared])
-        return [_committed(job, index) for index in range(len(pubs))]
+        job = await self._jobs.get(key)
+        done = job is not None and bool(job.msg_id or job.publish_id or job.article_id)
+        if job is not None and done and any(p.delivery_id not in job.delivery_ids for p in pubs):
+            # A delivery held out of this batch's send (see _without_refused) and retried
+            # after the clerk's fix: it is not part of what went out; regroup it.
+            raise Deferred("重新编组，等待下一次微信发送", until=self._clock())
+        if job is None or not done:
+            try:
+                job = await self._unless_paused(
+                    account, lambda: self._commit(key, job, account, pubs, prepared)
+                )
+            except PermanentError as exc:
+                if exc.code not in FIELD_LIMIT_ERRORS or len(pubs) < 2:
+                    raise
+                return await self._without_refused(key, account, pubs, prepared, exc)
+        return [_committed(job, _position(job, pub)) for pub in pubs]
+
+    async def _without_refused(
+        self,
+        key: str,
+        account: AccountConfig,
+        pubs: Sequence[Publishable],
+        prepared: Sequence[Mapping[str, Any]],
+        refusal: PermanentError,
+    ) -> list[Committed | ChannelError]:
+        """WeChat refused a field of one article (45003 title, 45110 author, 45004 digest)
+        without saying which: find it with one-article drafts (deleted at once), send the
+        others, and hold only the refused item with one clear message."""
+        api = self.api(account)
+        refused = [
+            index
+            for index, ready in enumerate(prepared)
+            if not await _fits_wechat(api, dict(ready["article"]))
+        ]
+        if not refused or len(refused) == len(pubs):
+            raise refusal
+        keep = [index for index in range(len(pubs)) if index not in refused]
+        job = await self._jobs.get(key)
+        if job is not None:
+            job.delivery_ids = [pubs[index].delivery_id for index in keep]
+            await self._jobs.save(job)
+        sent = await self._unless_paused(
+            account,
+            lambda: self._commit(
+                key, job, account, [pubs[i] for i in keep], [prepared[i] for i in keep]
+            ),
+        )
+        held = PermanentError(
+            f"微信不接受这条信息的{FIELD_LIMIT_ERRORS[refusal.code or '']}（{refusal.code}），"
+            "同批其他信息已照常发出。请在信息页缩短“微信标题”（或作者、摘要）后点“重试”",
+            code=refusal.code,
+        )
+        return [
+            held if index in refused else _committed(sent, _position(sent, pub))
+            for index, pub in enumerate(pubs)
+        ]
+
+    async def _commit(
+        self,
+        key: str,
+        job: JobRecord | None,
+        account: AccountConfig,
+        pubs: Sequence[Publishable],
+        prepared: Sequence[Mapping[str, Any]],
+    ) -> JobRecord:
+        job = job or await self._new_job(key, account, pubs)
+        articles = [
+            # The clerk may have changed the 微信标题 since the item was prepared.
+            {**ready["article"], "title": await self.wechat_title(account, pub)}
+            for pub, ready in zip(pubs, prepared, strict=True)
+        ]
+        try:
+            await self._send(job, account, articles)
+        except (Deferred, PermanentError):
+            # Nothing went out (waiting regroups the batch under a new key, a refusal
+            # ends it): its draft would only pile up in the account's 草稿箱.
+            if job.draft_media_id:
+                await _discard_draft(self.api(account), job.draft_media_id)
+                job.draft_media_id = None
+                await self._jobs.save(job)
+            raise
+        return job
+
+    async def _unless_paused(self, account: AccountConfig, work: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``work`` unless the account is paused; a 48001 (no permission) pauses it:
+        retrying a configuration error every 15 minutes only fills the log."""
+        if account.paused_reason:
+            raise self._paused(account.paused_reason)
+        try:
+            return await work()
+        except ConfigurationError as exc:
+            if exc.code != PAUSING_ERROR:
+                raise
+            await self._accounts.pause(account.app_id, str(exc))
+            raise self._paused(str(exc)) from exc
+
+    def _paused(self, reason: str) -> Deferred:
+        return Deferred(
+            f"{reason}。本公众号的微信发布已暂停：请管理员在“渠道设置”中修改公众号设置"
+            "或点“测试连接”，之后自动恢复",
+            until=self._clock() + PAUSE_RECHECK,
+            code=PAUSING_ERROR,
+        )
 
     async def poll(self, pub: Publishable) -> Committed | None:
         job = await self._jobs.get(pub.batch_key or pub.idempotency_key)
@@ -227,18 +356,67 @@ class WeChatChannel:
         return "微信渠道已启用；各单位公众号请用“测试连接”逐一检查"
 
     async def check_account(self, org_code: str) -> str:
-        """The 'test connection' button: a token and today's mass-send quota."""
+        """The 'test connection' button: the token (and the IP WeChat saw), then each API
+        publishing needs, read-only, with advice in Chinese. Raises ConfigurationError with
+        the whole report when something the account's mode needs is missing."""
         account = await self.account(org_code)
+        await self._accounts.resume(account.app_id)  # a test is the administrator's "retry"
         api = self.api(account)
-        await api.verify_credentials()
+        await api.verify_credentials()  # 40164 names the IP WeChat saw
+        lines = [f"令牌正常：{account.app_id}（本服务器的出口 IP 在白名单中）"]
+        needed_missing = False
+        for name, needed, probe, advice in self._permission_checks(account, api):
+            try:
+                await probe()
+            except ConfigurationError as exc:
+                if exc.code != PAUSING_ERROR:
+                    raise
+                lines.append(f"{name}：没有权限（48001）。{advice}")
+                needed_missing = needed_missing or needed
+            else:
+                lines.append(f"{name}：正常")
         limit, used, remain = await api.quota("/cgi-bin/message/mass/sendall")
-        return f"连接正常：{account.app_id}，今日群发接口调用 {used}/{limit}，剩余 {remain}"
+        lines.append(f"今日群发接口调用 {used}/{limit}，剩余 {remain}")
+        report = "\n".join(lines)
+        if needed_missing:
+            raise ConfigurationError(report, code=PAUSING_ERROR)
+        return "连接正常：" + report
+
+    def _permission_checks(
+        self, account: AccountConfig, api: WeChatApi
+    ) -> list[tuple[str, bool, Callable[[], Awaitable[object]], str]]:
+        broadcast = account.mode == "broadcast"
+        publish = not broadcast or account.allow_publish_fallback
+        return [
+            (
+                "草稿箱接口（draft）",
+                True,
+                api.draft_count,
+                "公众号未认证或未开通草稿箱接口：请在微信公众平台完成微信认证后再测试。",
+            ),
+            (
+                "发布接口（freepublish）",
+                publish,
+                lambda: api.freepublish_batchget(0, 1),
+                "2025 年 7 月起未认证的账号不能调用发布接口：请完成微信认证"
+                + ("，或关闭“额度用完时改用发布”。" if broadcast else "，或改用“群发”方式。"),
+            ),
+            (
+                "群发接口（mass）",
+                broadcast,
+                api.mass_permitted,
+                "未认证的订阅号不能群发：请完成微信认证，或改用“发布”方式（不推送给粉丝）。",
+            ),
+        ]
 
     async def preview(self, pub: Publishable, prepared: Mapping[str, Any], openid: str) -> None:
         """Send one article to a reviewer's phone before the real broadcast."""
         api = self.api(await self.account(pub.org_code))
         draft = await api.draft_add([dict(prepared["article"])])
-        await api.preview(draft, openid)
+        try:
+            await api.preview(draft, openid)
+        finally:
+            await _discard_draft(api, draft)  # the clerks' 草稿箱 is not Gongkai's scratchpad
 
     async def aclose(self) -> None:
         for api in self._apis.values():
@@ -257,10 +435,7 @@ class WeChatChannel:
                 self._wait_for_slot(account, now)
             if await self._quota_used_up(account, now):
                 if not account.allow_publish_fallback:
-                    raise Deferred(
-                        _quota_message(account),
-                        until=self._next_slot(account, now, after_quota=True),
-                    )
+                    raise self._no_quota(account, now, urgent=any(p.urgent for p in pubs))
                 mode = "publish"
         job = JobRecord(
             batch_key=key,
@@ -268,6 +443,7 @@ class WeChatChannel:
             mode=mode,
             local_date=now.astimezone(BEIJING).date(),
             delivery_ids=[p.delivery_id for p in pubs],
+            urgent=any(p.urgent for p in pubs),
         )
         await self._jobs.save(job)
         return job
@@ -282,12 +458,16 @@ class WeChatChannel:
         now = self._clock()
         if job.commit_started_at and now - job.commit_started_at > DEDUPE_WINDOW:
             raise OutcomeUnknown("微信发送结果未知，且已超过 24 小时去重期，请在公众号后台核对")
+        repeated = job.commit_started_at is not None
         job.commit_started_at = job.commit_started_at or now
         await self._jobs.save(job)
-        if job.mode == "broadcast":
-            await self._broadcast(job, account, api)
-        else:
-            await self._publish(job, api)
+        try:
+            if job.mode == "broadcast":
+                await self._broadcast(job, account, api)
+            else:
+                await self._publish(job, api)
+        except PermanentError as exc:
+            raise _unknown_if_maybe_sent(job, exc, repeated=repeated) from exc
 
     async def _broadcast(self, job: JobRecord, account: AccountConfig, api: WeChatApi) -> None:
         try:
@@ -298,9 +478,9 @@ class WeChatChannel:
             if not account.allow_publish_fallback:
                 job.commit_started_at = None  # nothing was sent; a later batch starts afresh
                 await self._jobs.save(job)
-                raise Deferred(
-                    "微信群发额度已用完（45028），顺延到下一群发时段",
-                    until=self._next_slot(account, self._clock(), after_quota=True),
+                used_up = "微信群发额度已用完（45028）"
+                raise self._no_quota(
+                    account, self._clock(), urgent=job.urgent, reason=used_up
                 ) from None
             job.mode = "publish"
             await self._jobs.save(job)
@@ -347,6 +527,26 @@ class WeChatChannel:
                 f"等待群发时段 {account.slot_time:%H:%M}", until=self._next_slot(account, now)
             )
 
+    def _no_quota(
+        self, account: AccountConfig, now: dt.datetime, *, urgent: bool, reason: str = ""
+    ) -> Deferred:
+        """Wait for the quota: an ordinary batch until the next slot, an urgent one until
+        the quota comes back (00:00 Beijing, or the 1st of next month for a service
+        account), not a day later at the slot."""
+        if not urgent:
+            until = self._next_slot(account, now, after_quota=True)
+            text = f"{reason}，顺延到下一群发时段" if reason else _quota_message(account)
+            return Deferred(text, until=until)
+        local = now.astimezone(BEIJING).date()
+        day = local + dt.timedelta(days=1)
+        if account.kind == "service":
+            day = (local.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        until = dt.datetime.combine(day, dt.time(), BEIJING).astimezone(dt.UTC)
+        used_up = reason or _quota_message(account).split("，")[0]
+        return Deferred(
+            f"{used_up}，紧急信息在北京时间 {day:%m月%d日} 0 点额度恢复后立即群发", until=until
+        )
+
     def _next_slot(
         self, account: AccountConfig, now: dt.datetime, *, after_quota: bool = False
     ) -> dt.datetime:
@@ -376,6 +576,55 @@ class WeChatChannel:
 
     async def _fetch(self, url: str) -> bytes:
         return await fetch_image(url, fetcher=self._fetcher)
+
+
+def _unknown_if_maybe_sent(job: JobRecord, exc: PermanentError, *, repeated: bool) -> ChannelError:
+    """A refusal that may mean "already sent" goes to a person, never to ``failed``.
+
+    45065 without a msg_id says WeChat has this send already; 40007 on a repeat says the
+    draft is gone, which is what a send that went out does to it (WeChat may check the
+    draft before clientmsgid). Neither may be recorded as failed, nor sent again.
+    """
+    if not (exc.code == "45065" or (repeated and exc.code == "40007")):
+        return exc
+    started = job.commit_started_at or dt.datetime.now(dt.UTC)
+    what = "群发" if job.mode == "broadcast" else "发布"
+    evidence = (
+        f"草稿 {job.draft_media_id} 已于 {started.astimezone(BEIJING):%Y-%m-%d %H:%M}（北京时间）"
+        f"提交{what}（clientmsgid {job.batch_key}），再次提交时微信回答：{exc}"
+    )
+    return OutcomeUnknown(
+        f"微信{what}结果无法确定，很可能已经发出。{evidence}。请在公众号后台“发表记录”核对："
+        "已发出请标记为已发布，确实没有发出再重新发送；系统不会自动再发一次",
+        code=exc.code,
+    )
+
+
+async def _fits_wechat(api: WeChatApi, one: dict[str, Any]) -> bool:
+    """Whether WeChat accepts this article's fields, asked with a draft deleted at once."""
+    try:
+        draft = await api.draft_add([one])
+    except PermanentError as exc:
+        if exc.code in FIELD_LIMIT_ERRORS:
+            return False
+        raise
+    await _discard_draft(api, draft)
+    return True
+
+
+async def _discard_draft(api: WeChatApi, media_id: str) -> None:
+    """Delete a draft Gongkai made and no longer needs; a failure only leaves it behind."""
+    try:
+        await api.draft_delete(media_id)
+    except ChannelError as exc:
+        log.warning("WeChat draft %s not deleted: %s", media_id, exc)
+
+
+def limits_of(account: AccountConfig) -> Limits:
+    """The account's field limits: the title as set; author (16) and digest (128) at their
+    documented sizes, counted in the same unit as the title."""
+    unit: Unit = "bytes" if account.limit_unit == "bytes" else "chars"
+    return Limits(title=account.title_limit, unit=unit)
 
 
 def _quota_message(account: AccountConfig) -> str:

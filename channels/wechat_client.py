@@ -22,6 +22,7 @@ from typing import Any, TypeGuard, TypeVar
 import requests
 from wechatpy.exceptions import WeChatClientException
 
+from channels.base import PermanentError
 from channels.wechat_errors import TOKEN_ERRORS, NoQuotaError, redacted, translate
 from channels.wechat_sdk import DEFAULT_API_BASE, _WeChatClient, mass_sendall_body
 from channels.wechat_tokens import (
@@ -29,7 +30,6 @@ from channels.wechat_tokens import (
     MediaStore,
     MemoryMediaStore,
     MemoryTokenStore,
-    RedisTokenStore,
     StoredMedia,
     StoredToken,
     TokenStore,
@@ -44,7 +44,6 @@ __all__ = [
     "NoQuotaError",
     "PublishStatus",
     "PublishedArticle",
-    "RedisTokenStore",
     "StoredMedia",
     "StoredToken",
     "TokenStore",
@@ -54,6 +53,10 @@ __all__ = [
 ]
 
 TOKEN_MARGIN = 60.0  # seconds a stored token must still be valid to be used
+BUSY_RETRY_SECONDS = 1.0  # "system busy" (-1) is asked once more after this, then backs off
+# At most one forced token refresh per account in this many seconds: WeChat allows 20 a
+# day, and other tools of the same account may need some.
+FORCE_REFRESH_INTERVAL = 3600.0
 _T = TypeVar("_T")
 
 
@@ -117,8 +120,10 @@ class WeChatApi:
         tokens: TokenStore,
         media: MediaStore,
         timeout: float = 10.0,
+        busy_retry_seconds: float = BUSY_RETRY_SECONDS,
     ) -> None:
         self.appid = appid
+        self._busy_retry_seconds = busy_retry_seconds
         self.store_key = store_key(appid, api_base)
         self._client = _WeChatClient(appid, secret, timeout=timeout, api_base=api_base)
         self._tokens = tokens
@@ -157,6 +162,22 @@ class WeChatApi:
         """Create a draft and return its media_id."""
         result = await self._call("新建草稿", lambda c: c.draft.add(articles))
         return str(_require(result, "media_id", "新建草稿"))
+
+    async def draft_count(self) -> int:
+        """How many drafts the account's 草稿箱 holds (read-only: tests the draft API)."""
+        result = await self._call("查询草稿数", lambda c: c.draft.count())
+        return int(result.get("total_count") or 0)
+
+    async def mass_permitted(self) -> bool:
+        """Whether the account may use the mass-send APIs, asked read-only: the status of
+        a msg_id that cannot exist answers 40059 with the permission, 48001 without."""
+        try:
+            await self._call("查询群发权限", lambda c: c.mass.get("0"))
+        except PermanentError as exc:
+            if exc.code == "40059":
+                return True
+            raise
+        return True
 
     async def draft_delete(self, media_id: str) -> None:
         """Delete a draft."""
@@ -237,12 +258,17 @@ class WeChatApi:
         known = await self._media.get(self.store_key, digest, kind)
         if known is not None:
             return known
-        media = (filename, io.BytesIO(data), _mimetype(data))
+
+        def media() -> tuple[str, io.BytesIO, str]:
+            # A fresh stream for every try: a retry after a token error must send the same
+            # bytes, and the first try has consumed its stream.
+            return (filename, io.BytesIO(data), _mimetype(data))
+
         if kind == "uploadimg":
-            result = await self._call("上传正文图片", lambda c: c.uploads.uploadimg(media))
+            result = await self._call("上传正文图片", lambda c: c.uploads.uploadimg(media()))
             stored = StoredMedia(media_id=None, url=str(_require(result, "url", "上传正文图片")))
         else:
-            result = await self._call("上传封面", lambda c: c.uploads.add_image(media))
+            result = await self._call("上传封面", lambda c: c.uploads.add_image(media()))
             media_id = str(_require(result, "media_id", "上传封面"))
             stored = StoredMedia(media_id=media_id, url=result.get("url"))
         await self._media.put(self.store_key, digest, kind, stored)
@@ -251,8 +277,11 @@ class WeChatApi:
     async def _call(
         self, action: str, call: Callable[[_WeChatClient], Any], *, adopt: int | None = None
     ) -> dict[str, Any]:
-        """Run one API call with a valid token, refreshing it once on a token error."""
+        """Run one API call with a valid token, refreshing it once on a token error (and
+        forcing a new one once when WeChat keeps refusing the token it hands out), and
+        asking once more at once when WeChat is busy (-1)."""
         stale: str | None = None
+        forced = busy_retried = False
         while True:
             token = await self._valid_token(stale)
             try:
@@ -260,6 +289,14 @@ class WeChatApi:
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and stale is None:
                     stale = token.token
+                    continue
+                if exc.errcode in TOKEN_ERRORS and token.token == stale and not forced:
+                    forced = True
+                    if await self._force_refresh(stale):
+                        continue
+                if exc.errcode == -1 and not busy_retried:
+                    busy_retried = True
+                    await asyncio.sleep(self._busy_retry_seconds)
                     continue
                 if adopt is not None and exc.errcode == adopt:
                     return _error_body(exc)
@@ -293,11 +330,25 @@ class WeChatApi:
             await self._tokens.put(self.store_key, fresh)
             return fresh
 
-    async def _fetch_token(self) -> StoredToken:
+    async def _force_refresh(self, stale: str) -> bool:
+        """Replace a token WeChat refuses although ``stable_token`` still hands it out;
+        False when the rate limit (kept in the token store, shared by every worker) says
+        not now, so a stuck token cannot eat the 20 forced refreshes WeChat allows a day."""
+        async with self._tokens.lock(self.store_key):
+            stored = await self._tokens.get(self.store_key)
+            if _usable(stored, stale):
+                return True  # another worker replaced it meanwhile
+            if not await self._tokens.claim_force(self.store_key, FORCE_REFRESH_INTERVAL):
+                return False
+            fresh = await self._fetch_token(force=True)
+            await self._tokens.put(self.store_key, fresh)
+            return True
+
+    async def _fetch_token(self, *, force: bool = False) -> StoredToken:
         """Ask ``stable_token`` for the account's current token."""
         try:
             async with self._busy:
-                result = await asyncio.to_thread(self._client.fetch_access_token)
+                result = await asyncio.to_thread(self._client.fetch_access_token, force)
         except WeChatClientException as exc:
             raise translate(exc, "获取令牌", token_endpoint=True) from exc
         except requests.RequestException as exc:

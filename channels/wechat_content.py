@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,6 +69,8 @@ _IMPLICIT = {
 }
 WECHAT_IMAGE_HOST = "mmbiz.qpic.cn"
 UNFETCHABLE = "图片无法获取"
+Unit = Literal["chars", "bytes"]
+ELLIPSIS = "…"
 log = logging.getLogger("gongkai.wechat.content")
 _PNG, _JPEG = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 
@@ -273,15 +275,36 @@ def _shown(src: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """WeChat's draft field limits (chars unless named bytes, which count UTF-8)."""
+    """WeChat's draft field limits. Title, author and digest are counted in ``unit`` (the
+    account's setting: the documented characters, or UTF-8 bytes as some accounts see);
+    content and the link by their fixed rules."""
 
-    title_chars: int = 32
-    title_bytes: int = 64
-    author_chars: int = 16
-    digest_chars: int = 128
+    title: int = 32
+    author: int = 16
+    digest: int = 128
+    unit: Unit = "chars"
     content_chars: int = 20000
     content_bytes: int = 1_000_000
     source_url_bytes: int = 1024
+
+
+def measure(text: str, unit: Unit) -> int:
+    """The length WeChat counts: characters, or UTF-8 bytes."""
+    return len(text.encode()) if unit == "bytes" else len(text)
+
+
+def shorten(text: str, limit: int, unit: Unit = "chars") -> str:
+    """``text`` if it fits, else a shorter form that does: without a leading 关于 and the
+    spaces, then cut with an ellipsis. The clerk may replace it with a better one."""
+    text = " ".join(text.split())
+    if measure(text, unit) <= limit:
+        return text
+    text = text.removeprefix("关于").replace(" ", "")
+    if measure(text, unit) <= limit:
+        return text
+    while text and measure(text + ELLIPSIS, unit) > limit:
+        text = text[:-1]
+    return text + ELLIPSIS if text else ""
 
 
 def check_article_limits(
@@ -295,6 +318,7 @@ def check_article_limits(
 ) -> list[tuple[str, str]]:
     """Return (field, Chinese message naming the limit) for every field WeChat would reject."""
     problems: list[tuple[str, str]] = []
+    unit_name = "字节" if limits.unit == "bytes" else "个字符"
 
     def over(field: str, what: str, value: int, limit: int, unit: str) -> None:
         if value > limit:
@@ -302,10 +326,9 @@ def check_article_limits(
 
     if not title.strip():
         problems.append(("title", "微信标题不能为空"))
-    over("title", "标题", len(title), limits.title_chars, "个字符")
-    over("title", "标题", len(title.encode()), limits.title_bytes, "字节")
-    over("author", "作者", len(author), limits.author_chars, "个字符")
-    over("digest", "摘要", len(digest), limits.digest_chars, "个字符")
+    over("title", "标题", measure(title, limits.unit), limits.title, unit_name)
+    over("author", "作者", measure(author, limits.unit), limits.author, unit_name)
+    over("digest", "摘要", measure(digest, limits.unit), limits.digest, unit_name)
     if not content_html.strip():
         problems.append(("content", "微信正文不能为空"))
     over("content", "正文", len(content_html), limits.content_chars, "个字符（含 HTML 标签）")

@@ -12,7 +12,12 @@ from zoneinfo import ZoneInfo
 import requests
 from wechatpy.exceptions import WeChatClientException
 
-from channels.base import ChannelError, ConfigurationError, PermanentError, TemporaryError
+from channels.base import (
+    ChannelError,
+    ConfigurationError,
+    PermanentError,
+    TemporaryError,
+)
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
@@ -52,6 +57,13 @@ _PERMANENT = {
     45166: "正文内容无效（含有不允许的内容）",
     53503: "草稿未通过发布检查",
 }
+# "API 群发安全保护": the administrator confirms a send to all in the WeChat app (30 min).
+ADMIN_CONFIRMATION = {
+    89504: "正在等待公众号管理员在微信上确认本次群发，确认后自动继续（30 分钟内未确认将重新请求）",
+    89505: "已请公众号管理员在微信上确认本次群发，确认后自动继续",
+}
+# Seconds between asks while waiting: the tries a delivery has then cover WeChat's 30 min.
+ADMIN_CONFIRMATION_POLL = 300.0
 _IP = re.compile(r"invalid ip ([0-9A-Fa-f.:]+)")
 _TOKEN_IN_URL = re.compile(r"(access_token|secret)=[^&\s)'\"]*")
 
@@ -107,6 +119,11 @@ def translate(exc: BaseException, action: str, *, token_endpoint: bool = False) 
         match = _IP.search(errmsg)
         ip = match.group(1) if match else "（未知）"
         return ConfigurationError(f"微信：IP {ip} 不在公众号白名单中（40164）", code=code)
+    if errcode in ADMIN_CONFIRMATION:
+        # Not Deferred: the confirmed send will carry this clientmsgid, so the batch (and
+        # its key) must stay as it is for the repeat to be recognised (45065).
+        text = f"微信：{ADMIN_CONFIRMATION[errcode]}（{code}）"
+        return TemporaryError(text, code=code, retry_after=ADMIN_CONFIRMATION_POLL)
     if errcode == 45028:
         wait = seconds_until_beijing_midnight()
         return NoQuotaError(f"微信：今日群发次数已用完（{code}）", code=code, retry_after=wait)

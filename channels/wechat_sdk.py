@@ -86,12 +86,16 @@ class _Mass(BaseWeChatAPI):  # type: ignore[misc]
         return self._post("message/mass/preview", data=body)
 
     def get(self, msg_id: str) -> Any:
-        return self._post("message/mass/get", data={"msg_id": msg_id})
+        return self._post("message/mass/get", data={"msg_id": _number(msg_id)})
 
     def delete(self, msg_id: str, article_idx: int = 0) -> Any:
-        return self._post(
-            "message/mass/delete", data={"msg_id": msg_id, "article_idx": article_idx}
-        )
+        body = {"msg_id": _number(msg_id), "article_idx": article_idx}
+        return self._post("message/mass/delete", data=body)
+
+
+def _number(msg_id: str) -> int | str:
+    """WeChat's msg_id is a number in JSON (we keep it as text); send it as one."""
+    return int(msg_id) if msg_id.isdigit() else msg_id
 
 
 class _Uploads(BaseWeChatAPI):  # type: ignore[misc]
@@ -125,13 +129,14 @@ class _WeChatClient(WeChatClient):  # type: ignore[misc]
     def __repr__(self) -> str:
         return f"_WeChatClient(appid={self.appid!r}, api_base={self.API_BASE_URL!r})"
 
-    def fetch_access_token(self) -> dict[str, Any]:
-        """POST ``stable_token`` (normal mode) and keep the token in the wechatpy session."""
+    def fetch_access_token(self, force_refresh: bool = False) -> dict[str, Any]:
+        """POST ``stable_token`` and keep the token in the wechatpy session; normal mode
+        unless ``force_refresh`` (which invalidates everyone's token: use rarely)."""
         body = {
             "grant_type": "client_credential",
             "appid": self.appid,
             "secret": self.secret,
-            "force_refresh": False,
+            "force_refresh": force_refresh,
         }
         res = self._http.post(
             self.API_BASE_URL + "stable_token",

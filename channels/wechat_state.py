@@ -10,6 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+PAUSING_ERROR = "48001"  # no permission for an API: pause the account, tell the dashboard
+
 
 @dataclass
 class JobRecord:
@@ -20,6 +22,7 @@ class JobRecord:
     mode: str
     local_date: dt.date
     delivery_ids: list[int] = field(default_factory=list)
+    urgent: bool = False
     draft_media_id: str | None = None
     commit_started_at: dt.datetime | None = None
     msg_id: str | None = None
@@ -61,6 +64,9 @@ class AccountConfig:
     welcome_text: str
     keywords: tuple[str, ...]
     default_reply: str
+    paused_reason: str = ""  # set after 48001: deliveries wait until settings or a test
+    title_limit: int = 32  # title/author/digest counted in limit_unit (see wechat_content)
+    limit_unit: str = "chars"
 
 
 class JobStore(Protocol):
@@ -84,3 +90,16 @@ class AccountDirectory(Protocol):
     """Each organization's account, with its secrets opened."""
 
     async def account(self, org_code: str) -> AccountConfig | None: ...
+
+    async def wechat_title(self, item_id: int) -> str | None:
+        """The WeChat title a clerk set for this item, if any."""
+        ...
+
+    async def pause(self, app_id: str, reason: str) -> None:
+        """Stop the account's deliveries (WeChat refused an API for lack of permission)
+        until an administrator changes its settings or tests it."""
+        ...
+
+    async def resume(self, app_id: str) -> None:
+        """Lift a pause and let the deliveries that waited for it go now."""
+        ...

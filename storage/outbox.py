@@ -514,3 +514,9 @@ async def record_imported(
     )
     await _write_ledger(delivery.id, published_at=published_at, conn=conn, known=(channel, item))
     return delivery
+
+
+async def fill_missing_url(delivery_id: int, url: str) -> None:
+    """Record a published delivery's address learnt after it was confirmed (a WeChat job
+    event matched late); an address already recorded is kept."""
+    await Delivery.filter(id=delivery_id, state=State.PUBLISHED, url=None).update(url=url)

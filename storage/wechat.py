@@ -20,17 +20,20 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from bot.delivery import State
 from channels.base import TemporaryError
-from channels.wechat_state import AccountConfig, JobRecord
+from channels.wechat_state import PAUSING_ERROR, AccountConfig, JobRecord
 from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
+from storage import outbox
 from storage.crypto import SecretBox
-from storage.models import Organization
+from storage.models import Delivery, Organization
 from storage.wechat_models import (
     WechatAccount,
     WechatCallbackNonce,
     WechatJob,
     WechatMedia,
     WechatPreviewRecipient,
+    WechatTitle,
     WechatToken,
 )
 
@@ -78,6 +81,14 @@ class DatabaseTokenStore:
             await WechatToken.filter(app_id=appid, lock_owner=me).update(
                 lock_owner=None, lock_expires_at=None
             )
+
+    async def claim_force(self, appid: str, interval: float) -> bool:
+        """Take the right to force a token refresh now: False if any worker did within
+        ``interval`` seconds."""
+        await self._row(appid)
+        now = _now()
+        due = Q(forced_at=None) | Q(forced_at__lt=now - dt.timedelta(seconds=interval))
+        return await WechatToken.filter(Q(app_id=appid) & due).update(forced_at=now) == 1
 
     async def _try_lock(self, appid: str, me: str) -> bool:
         now = _now()
@@ -143,6 +154,19 @@ class DatabaseJobStore:
         if not await WechatJob.exists(batch_key=key):
             await WechatJob.create(batch_key=key, **values)
 
+    async def fill_reach(self, job: JobRecord) -> None:
+        """Add a late event's counts and URLs to a job that was confirmed without them
+        (the one change a final job accepts), and the URLs to its deliveries."""
+        await WechatJob.filter(batch_key=job.batch_key, total_count=None).update(
+            total_count=job.total_count,
+            filter_count=job.filter_count,
+            sent_count=job.sent_count,
+            error_count=job.error_count,
+            article_urls=job.article_urls,
+        )
+        for delivery_id, url in zip(job.delivery_ids, job.article_urls, strict=False):
+            await outbox.fill_missing_url(delivery_id, url)
+
     async def mark_polled(
         self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
     ) -> bool:
@@ -204,7 +228,28 @@ class DatabaseAccounts:
             welcome_text=row.welcome_text,
             keywords=tuple(row.keywords or ()),
             default_reply=row.default_reply,
+            paused_reason=row.paused_reason,
+            title_limit=row.title_limit,
+            limit_unit=row.limit_unit,
         )
+
+    async def wechat_title(self, item_id: int) -> str | None:
+        row = await WechatTitle.get_or_none(item_id=item_id)
+        return None if row is None else row.title
+
+    async def pause(self, app_id: str, reason: str) -> None:
+        """Record why the account's deliveries wait (the first reason is kept)."""
+        await WechatAccount.filter(app_id=app_id, paused_reason="").update(
+            paused_reason=reason, paused_at=_now()
+        )
+
+    async def resume(self, app_id: str) -> None:
+        """Lift the pause and make the deliveries that waited for it due now."""
+        row = await WechatAccount.get_or_none(app_id=app_id)
+        if row is None:
+            return
+        await WechatAccount.filter(id=row.id).update(paused_reason="", paused_at=None)
+        await release_paused(row.organization_id)
 
     def _open(self, sealed: str) -> str:
         return self._box.open(sealed) if sealed else ""
@@ -219,8 +264,32 @@ class DatabaseAccounts:
         row = await WechatAccount.get_or_none(organization_id=org.id)
         if row is None:
             return await WechatAccount.create(organization=org, **settings)
-        await WechatAccount.filter(id=row.id).update(**settings)
+        # Changed settings are the administrator's answer to a pause: try again now.
+        await WechatAccount.filter(id=row.id).update(**settings, paused_reason="", paused_at=None)
+        if row.paused_reason:
+            await release_paused(org.id)
         return await WechatAccount.get(id=row.id)
+
+
+async def record_test(organization_id: int, *, ok: bool, message: str) -> None:
+    """Keep the last "test connection" answer for the settings page."""
+    await WechatAccount.filter(organization_id=organization_id).update(
+        last_test_at=_now(), last_test_ok=ok, last_test_message=message[:2000]
+    )
+
+
+async def release_paused(organization_id: int) -> int:
+    """Make the organization's WeChat deliveries that waited for a pause due now."""
+    waiting = await Delivery.filter(
+        channel="wechat",
+        state=State.RETRY_WAIT,
+        last_error_code=PAUSING_ERROR,
+        item__organization_id=organization_id,
+    ).only("id")
+    now = _now()
+    for delivery in waiting:
+        await outbox.retry(delivery.id, now=now)
+    return len(waiting)
 
 
 async def remember_nonce(app_id: str, timestamp: str, nonce: str, *, keep: dt.timedelta) -> bool:

@@ -34,6 +34,18 @@ class WechatAccount(Model):
     keywords: list[str] = fields.JSONField(default=list)
     default_reply = fields.TextField(default="")
     enabled = fields.BooleanField(default=True)
+    # Set when WeChat refused an API for lack of permission (48001): the account's
+    # deliveries wait until an administrator changes the settings or presses "test".
+    paused_reason = fields.TextField(default="")
+    paused_at = fields.DatetimeField(null=True)
+    # How WeChat counts title, author and digest for this account (the documented 32
+    # characters; some accounts are held to UTF-8 bytes).
+    title_limit = fields.IntField(default=32)
+    limit_unit = fields.CharField(max_length=8, default="chars")
+    callback_verified_at = fields.DatetimeField(null=True)  # WeChat's last URL verification
+    last_test_at = fields.DatetimeField(null=True)  # the last "test connection" and its answer
+    last_test_ok = fields.BooleanField(default=False)
+    last_test_message = fields.TextField(default="")
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -49,6 +61,7 @@ class WechatToken(Model):
     expires_at = fields.DatetimeField(null=True)
     lock_owner = fields.CharField(max_length=64, null=True)
     lock_expires_at = fields.DatetimeField(null=True)
+    forced_at = fields.DatetimeField(null=True)  # last force_refresh, shared rate limit
 
     class Meta:
         table = "wechat_token"
@@ -79,6 +92,7 @@ class WechatJob(Model):
     mode = fields.CharField(max_length=16)
     local_date = fields.DateField()  # Asia/Shanghai day of the commit, for quotas
     delivery_ids: list[int] = fields.JSONField(default=list)  # in article order
+    urgent = fields.BooleanField(default=False)  # waits for the quota reset, not the slot
     draft_media_id = fields.CharField(max_length=128, null=True)
     commit_started_at = fields.DatetimeField(null=True)
     msg_id = fields.CharField(max_length=32, null=True, db_index=True)
@@ -148,3 +162,16 @@ class WechatCallbackNonce(Model):
     class Meta:
         table = "wechat_callback_nonce"
         unique_together = (("app_id", "timestamp", "nonce"),)
+
+
+class WechatTitle(Model):
+    """The title a clerk chose for an item on WeChat, when the item's own is too long."""
+
+    id = fields.IntField(primary_key=True)
+    item_id = fields.IntField(unique=True)
+    title = fields.CharField(max_length=128)
+    set_by = fields.CharField(max_length=64, default="")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "wechat_title"

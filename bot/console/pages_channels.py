@@ -51,7 +51,16 @@ FIELD_MESSAGES = {
     "mode": "请选择发布方式",
     "account_kind": "请选择公众号类型",
     "broadcast_time": "请按“时:分”填写，例如 18:00",
+    "tag_id": "标签编号应为整数；留空表示群发给全部粉丝",
+    "original_id": "原始 ID 以 gh_ 开头，最多 32 位",
+    "author": "作者最多 16 个字",
+    "title_limit": "标题长度上限应在 8 到 128 之间",
+    "limit_unit": "请选择计数方式",
 }
+UNIT_OPTIONS = [
+    ("chars", "按字数（微信文档：标题 32 字）"),
+    ("bytes", "按字节（一个汉字算 3 字节）"),
+]
 MODE_OPTIONS = [
     ("broadcast", "群发（推送给粉丝，占用群发次数）"),
     ("publish", "发布（不推送，不占次数）"),
@@ -93,13 +102,24 @@ def _server(settings: Settings) -> dict[str, Any]:
 
 def _values(row: WechatAccount | None) -> dict[str, str]:
     if row is None:
-        return {"mode": "broadcast", "account_kind": "subscription", "broadcast_time": "18:00"}
+        return {
+            "mode": "broadcast",
+            "account_kind": "subscription",
+            "broadcast_time": "18:00",
+            "title_limit": "32",
+            "limit_unit": "chars",
+        }
     return {
         "appid": row.app_id,
         "mode": row.mode,
         "account_kind": row.kind,
         "broadcast_time": row.slot_time,
         "fallback_to_publish": "1" if row.allow_publish_fallback else "",
+        "tag_id": "" if row.tag_id is None else str(row.tag_id),
+        "original_id": row.original_id,
+        "author": row.author,
+        "title_limit": str(row.title_limit),
+        "limit_unit": row.limit_unit,
     }
 
 
@@ -129,6 +149,8 @@ async def _page(
         },
         mode_options=MODE_OPTIONS,
         kind_options=KIND_OPTIONS,
+        unit_options=UNIT_OPTIONS,
+        callback_url=str(request.base_url).rstrip("/") + f"/wechat/callback/{org.code}",
         server=_server(request.app.state.runtime.settings),
         results=results or {},
         recipients=await wechat_store.preview_recipients(org.id),
@@ -158,6 +180,11 @@ async def save_wechat(request: Request, user: AdminDep) -> Response:
                 "account_kind": raw.get("account_kind", ""),
                 "broadcast_time": raw.get("broadcast_time", ""),
                 "fallback_to_publish": raw.get("fallback_to_publish") == "1",
+                "tag_id": raw.get("tag_id") or None,
+                "original_id": raw.get("original_id", ""),
+                "author": raw.get("author", ""),
+                "title_limit": raw.get("title_limit") or "32",
+                "limit_unit": raw.get("limit_unit") or "chars",
             }
         )
     except ValidationError as exc:
@@ -185,6 +212,11 @@ async def save_wechat(request: Request, user: AdminDep) -> Response:
         kind=settings.account_kind,
         slot_time=settings.broadcast_time,
         allow_publish_fallback=settings.fallback_to_publish,
+        tag_id=settings.tag_id,
+        original_id=settings.original_id,
+        author=settings.author,
+        title_limit=settings.title_limit,
+        limit_unit=settings.limit_unit,
     )
     await audit.record(
         "settings.wechat",
@@ -198,6 +230,8 @@ async def save_wechat(request: Request, user: AdminDep) -> Response:
             "发布方式": dict(MODE_OPTIONS)[settings.mode].split("（")[0],
             "群发时间": settings.broadcast_time,
             "次数用完改用发布": "是" if settings.fallback_to_publish else "否",
+            "群发标签": "全部粉丝" if settings.tag_id is None else str(settings.tag_id),
+            "标题上限": f"{settings.title_limit} {dict(UNIT_OPTIONS)[settings.limit_unit][:3]}",
             "更换的密钥": "、".join(SECRET_LABELS[n] for n in SECRET_FIELDS if raw.get(n)) or "无",
         },
         ip=client_ip(request),
@@ -312,6 +346,8 @@ async def test_channel(request: Request, user: AdminDep, target: str) -> Respons
     if target not in CHANNEL_LABELS:
         raise ConsoleError(404, "没有这个渠道。")
     ok, message = await _check(request, org, target)
+    if target == "wechat":
+        await wechat_store.record_test(org.id, ok=ok, message=message)
     await audit.record(
         "channel.tested",
         user_id=user.id,

@@ -133,6 +133,7 @@ class DeliveryOut(BaseModel):
     withdraw_note: str | None
     posting: PostingOut | None = None
     wechat: ReachOut | None = None
+    dropped_images: list[str] = []  # body images the channel left out, and why
     attempt_log: list[AttemptOut] = []
 
 

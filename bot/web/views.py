@@ -47,6 +47,11 @@ def reach_out(job: WechatJob | None) -> ReachOut | None:
     )
 
 
+def _dropped_images(delivery: Delivery) -> list[str]:
+    notes = (delivery.prepared or {}).get("notes")
+    return [str(note) for note in notes] if isinstance(notes, list) else []
+
+
 def delivery_out(
     delivery: Delivery,
     *,
@@ -74,6 +79,7 @@ def delivery_out(
         withdraw_note=delivery.withdraw_note,
         posting=posting_out(posting),
         wechat=reach_out(job),
+        dropped_images=_dropped_images(delivery),
         attempt_log=log,
     )
 

@@ -86,13 +86,13 @@ SignedDep = Annotated[Signed, Query()]
 @router.get("", response_class=PlainTextResponse)
 async def verify_only_account(runtime: RuntimeDep, q: SignedDep, echostr: str = "") -> str:
     """URL verification for the single configured account."""
-    return _echo(await _only_account(runtime), q, echostr)
+    return await _echo(await _only_account(runtime), q, echostr)
 
 
 @router.get("/{org_code}", response_class=PlainTextResponse)
 async def verify(org_code: str, runtime: RuntimeDep, q: SignedDep, echostr: str = "") -> str:
     """URL verification: echo ``echostr`` when the signature is right."""
-    return _echo(await _account(runtime, org_code), q, echostr)
+    return await _echo(await _account(runtime, org_code), q, echostr)
 
 
 @router.post("")
@@ -121,8 +121,12 @@ async def _only_account(runtime: Runtime) -> AccountConfig:
     return await _account(runtime, rows[0].organization.code)
 
 
-def _echo(account: AccountConfig, q: Signed, echostr: str) -> str:
+async def _echo(account: AccountConfig, q: Signed, echostr: str) -> str:
     _check_plain(account, q)
+    # The settings page tells the administrator that WeChat reached us (服务器配置 saved).
+    await WechatAccount.filter(app_id=account.app_id).update(
+        callback_verified_at=dt.datetime.now(dt.UTC)
+    )
     return echostr
 
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.web.deps import ADMINS, PrincipalDep, RuntimeDep, field_error
+from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
 from channels.base import ChannelError
+from channels.wechat import limits_of
+from channels.wechat_content import measure, shorten
+from channels.wechat_state import AccountConfig
 from storage import audit
-from storage.models import Organization
-from storage.wechat_models import WechatAccount
+from storage import wechat as wechat_store
+from storage.models import Item, Organization
+from storage.wechat_models import WechatAccount, WechatTitle
 
 router = APIRouter(prefix="/api/v1")
+BEIJING = ZoneInfo("Asia/Shanghai")
 HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -40,6 +47,8 @@ class WechatSettingsIn(BaseModel):
         default_factory=list, max_length=20
     )
     default_reply: str = Field(default="", max_length=600)
+    title_limit: int = Field(default=32, ge=8, le=128)
+    limit_unit: Literal["chars", "bytes"] = "chars"
 
 
 class WechatSettingsOut(BaseModel):
@@ -56,6 +65,12 @@ class WechatSettingsOut(BaseModel):
     token_set: bool
     encoding_aes_key_set: bool
     callback_path: str
+    title_limit: int
+    limit_unit: str
+    paused_reason: str
+    last_test_at: dt.datetime | None
+    last_test_ok: bool
+    last_test_message: str
 
 
 def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
@@ -73,6 +88,12 @@ def _out(org: Organization, row: WechatAccount) -> WechatSettingsOut:
         token_set=bool(row.callback_token_sealed),
         encoding_aes_key_set=bool(row.aes_key_sealed),
         callback_path=f"/wechat/callback/{org.code}",
+        title_limit=row.title_limit,
+        limit_unit=row.limit_unit,
+        paused_reason=row.paused_reason,
+        last_test_at=row.last_test_at,
+        last_test_ok=row.last_test_ok,
+        last_test_message=row.last_test_message,
     )
 
 
@@ -131,6 +152,8 @@ async def _configure(
         welcome_text=data.welcome_text,
         keywords=data.keywords,
         default_reply=data.default_reply,
+        title_limit=data.title_limit,
+        limit_unit=data.limit_unit,
     )
 
 
@@ -147,8 +170,11 @@ async def get_wechat(org: str, principal: PrincipalDep) -> WechatSettingsOut:
 
 
 @router.post("/orgs/{org}/channels/wechat/test")
-async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) -> dict[str, str]:
-    """The 'test connection' button: fetch a token and read today's quota."""
+async def test_wechat(
+    org: str, request: Request, principal: PrincipalDep, runtime: RuntimeDep
+) -> dict[str, str]:
+    """The 'test connection' button: the token and outgoing IP, each API publishing needs,
+    and what to paste into 公众平台's 服务器配置 (and whether WeChat has verified it)."""
     organization = await _org(principal, org)
     await principal.demand(organization.id, *ADMINS, action="settings.wechat_test")
     channel = runtime.channels["wechat"]
@@ -158,6 +184,11 @@ async def test_wechat(org: str, principal: PrincipalDep, runtime: RuntimeDep) ->
         result = {"status": "error", "message": error.message}
     else:
         result = {"status": "ok", "message": message}
+    row = await WechatAccount.get_or_none(organization_id=organization.id)
+    if row is not None:
+        result["message"] += "\n" + callback_advice(request, organization.code, row)
+        ok = result["status"] == "ok"
+        await wechat_store.record_test(organization.id, ok=ok, message=result["message"])
     await audit.record(  # outside a transaction: no database change to bind it to
         "settings.wechat_test",
         username=principal.name,
@@ -191,3 +222,89 @@ async def _org(principal: PrincipalDep, code: str) -> Organization:
     if organization is None or not principal.may_access(organization.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"organization {code!r} not found")
     return organization
+
+
+class WechatTitleIn(BaseModel):
+    """The item's title on WeChat; empty to go back to the shortened form."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(default="", max_length=128)
+
+
+class WechatTitleOut(BaseModel):
+    item_id: int
+    title: str  # what WeChat gets: the clerk's, else the shortened form (the prefill)
+    chosen: bool
+    limit: int
+    unit: str
+
+
+@router.get("/items/{item_id}/wechat-title")
+async def get_wechat_title(
+    item_id: int, principal: PrincipalDep, runtime: RuntimeDep
+) -> WechatTitleOut:
+    """The WeChat title of an item: the clerk's choice, or the prefilled shortened form."""
+    item, account = await _titled_item(item_id, principal, runtime)
+    chosen = await WechatTitle.get_or_none(item_id=item.id)
+    limits = limits_of(account)
+    title = chosen.title if chosen else shorten(item.title, limits.title, limits.unit)
+    return WechatTitleOut(
+        item_id=item.id, title=title, chosen=bool(chosen), limit=limits.title, unit=limits.unit
+    )
+
+
+@router.put("/items/{item_id}/wechat-title")
+async def put_wechat_title(
+    item_id: int, data: WechatTitleIn, principal: PrincipalDep, runtime: RuntimeDep
+) -> WechatTitleOut:
+    """Set (or clear) the title WeChat gets for this item; it must fit the account's limit."""
+    item, account = await _titled_item(item_id, principal, runtime)
+    org_id = item.organization.id
+    target = f"item:{item.id}"
+    await principal.demand(org_id, *EDITORS, action="item.wechat_title", target=target)
+    title = " ".join(data.title.split())
+    limits = limits_of(account)
+    if title and measure(title, limits.unit) > limits.title:
+        unit = "字节" if limits.unit == "bytes" else "个字符"
+        raise field_error("title", f"微信标题最多 {limits.title} {unit}")
+    async with principal.audited("item.wechat_title", org_id=org_id, target=target) as change:
+        change.detail = {"title": title}
+        if title:
+            await WechatTitle.update_or_create(
+                defaults={"title": title, "set_by": principal.name}, item_id=item.id
+            )
+        else:
+            await WechatTitle.filter(item_id=item.id).delete()
+    return await get_wechat_title(item_id, principal, runtime)
+
+
+async def _titled_item(
+    item_id: int, principal: PrincipalDep, runtime: RuntimeDep
+) -> tuple[Item, AccountConfig]:
+    item = await Item.get_or_none(id=item_id).prefetch_related("organization")
+    if item is None or not principal.may_access(item.organization.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"item {item_id} not found")
+    account = await runtime.wechat.accounts.account(item.organization.code)
+    if account is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no WeChat account configured")
+    return item, account
+
+
+def callback_advice(request: Request, org_code: str, row: WechatAccount) -> str:
+    """What the administrator pastes into 公众平台 → 设置与开发 → 基本配置 → 服务器配置."""
+    url = str(request.base_url).rstrip("/") + f"/wechat/callback/{org_code}"
+    seen = (
+        f"已于 {row.callback_verified_at.astimezone(BEIJING):%Y-%m-%d %H:%M} 收到微信的验证请求"
+        if row.callback_verified_at
+        else "尚未收到微信的验证请求：在公众平台提交服务器配置后，微信会来验证这个地址"
+    )
+    token = (
+        "已设置（与本系统中的令牌一致）"
+        if row.callback_token_sealed
+        else "未设置：请先在本页设置令牌"
+    )
+    key = "已设置（安全模式）" if row.aes_key_sealed else "未设置（明文模式）"
+    return (
+        f"服务器地址(URL)：{url}\n令牌(Token)：{token}\n"
+        f"消息加解密密钥(EncodingAESKey)：{key}\n验证：{seen}"
+    )

@@ -9,7 +9,7 @@ from tortoise.indexes import Index
 # The 企业微信 group robot keeps one robot per organization (channels/wecom_robot/models.py).
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_indexes')]
+    dependencies = [('models', '0016_wechat_live')]
 
     initial = False
 

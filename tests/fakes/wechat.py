@@ -202,13 +202,16 @@ class FakeWeChat(WeChatEndpoints):
         after: bool = False,
         body: bytes | None = None,
         content_type: str | None = None,
+        invalidate_token: bool = False,
     ) -> Fault:
         """Inject a fault into the next ``times`` calls of ``path`` (``"*"`` = any API).
 
         ``errcode`` answers a JSON error (default -1 when nothing else is given);
         ``http_status`` answers that HTTP status; ``drop`` resets the connection;
         ``body``/``content_type`` send a raw body; ``delay`` performs the action and then
-        answers that many seconds late; ``after=True`` performs the action before any fault.
+        answers that many seconds late; ``after=True`` performs the action before any fault;
+        ``invalidate_token=True`` supersedes the current token as the call arrives (another
+        process refreshed it), so the call meets WeChat's own 40001 after sending its body.
         """
         fault = Fault(
             api_name(path) if path != "*" else "*",
@@ -222,6 +225,7 @@ class FakeWeChat(WeChatEndpoints):
             after,
             body,
             content_type,
+            invalidate_token=invalidate_token,
         )
         with self._lock:
             self.faults.append(fault)

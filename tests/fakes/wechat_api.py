@@ -179,6 +179,9 @@ class WeChatCore:
         self.mass_jobs: dict[int, MassJob] = {}
         self.previews: list[dict[str, Any]] = []
         self.dedupe: dict[str, tuple[int, float]] = {}
+        self.awaiting_admin: dict[str, Request] = {}
+        self.confirmed_sends: set[str] = set()
+        self.poisoned: set[str] = set()
         self.daily_used: Counter[tuple[date, str]] = Counter()
         self.minute_used: Counter[tuple[int, str]] = Counter()
         self.daily_limits: dict[str, int] = {}
@@ -218,7 +221,10 @@ class WeChatCore:
             if name in TOKEN_APIS:
                 self.token_calls.append(call)
             fault = self._take_fault(name)
-            if fault is not None and not (fault.after or fault.delay):
+            if fault is not None and fault.invalidate_token:
+                self.supersede_token()  # the call then meets WeChat's own 40001
+                reply = self._route(name, method, query, headers, body, client_ip)
+            elif fault is not None and not (fault.after or fault.delay):
                 reply = self._fault_reply(fault, None)
             else:
                 reply = self._route(name, method, query, headers, body, client_ip)
@@ -303,7 +309,7 @@ class WeChatCore:
         record = self.tokens.get(token)
         now = self.clock.now()
         superseded = record is not None and record.dead_at is not None and now >= record.dead_at
-        if (record is None and TOKEN_RE.match(token)) or superseded:
+        if (record is None and TOKEN_RE.match(token)) or superseded or token in self.poisoned:
             raise ApiError(40001)
         if record is None:
             raise ApiError(40014)
@@ -464,6 +470,17 @@ class WeChatCore:
                 old.dead_at = self.clock.now() + grace
                 minted.append(self._mint(src).value)
             return minted
+
+    def poison_token(self) -> str | None:
+        """The current stable token answers 40001 on every business API although it has
+        not expired, and normal-mode stable_token keeps returning it: only a
+        ``force_refresh`` replaces it. Return the poisoned token."""
+        with self._lock:
+            token = self.current.get("stable")
+            if token is None:
+                return None
+            self.poisoned.add(token.value)
+            return token.value
 
     def expire_token(self, source: str | None = None) -> None:
         """Make the current token(s) expire now (then 42001)."""

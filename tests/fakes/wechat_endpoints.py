@@ -480,11 +480,20 @@ class WeChatEndpoints(WeChatCore):
         else:
             canonical = json.dumps([scope, msgtype, payload], sort_keys=True, ensure_ascii=False)
             key = "digest:" + hashlib.sha256(canonical.encode()).hexdigest()
+        if cfg.media_check_first:
+            self._check_media(msgtype, payload)
         seen = self.dedupe.get(key)
         if seen is not None and now - seen[1] < cfg.dedupe_window:
             if cfg.retry_too_fast and now - seen[1] < cfg.retry_too_fast:
                 raise ApiError(45066)
+            if cfg.dedupe_without_msg_id:
+                raise ApiError(45065)
             raise ApiError(45065, msg_id=seen[0])
+        if cfg.mass_admin_confirmation and scope == "all" and key not in self.confirmed_sends:
+            if key in self.awaiting_admin:
+                raise ApiError(89504, "waiting for the administrator to confirm")
+            self.awaiting_admin[key] = request
+            raise ApiError(89505, "the administrator is asked to confirm, retry later")
         day = self.clock.day()
         limit = (
             cfg.subscription_mass_daily if self.kind == "subscription" else cfg.service_mass_daily
@@ -537,6 +546,19 @@ class WeChatEndpoints(WeChatCore):
             "msg_data_id": job.msg_data_id,
         }
 
+    def confirm_mass(self, *, accept: bool = True) -> list[int]:
+        """The administrator answers every waiting send-to-all in the WeChat app: accepted
+        ones are sent now (a repeat then gets 45065 with their msg_id); return the msg_ids."""
+        sent: list[int] = []
+        with self._lock:
+            waiting, self.awaiting_admin = self.awaiting_admin, {}
+            for key, request in waiting.items():
+                if accept:
+                    self.confirmed_sends.add(key)
+                    sent.append(int(self._mass_send(request)["msg_id"]))
+        self.run_due()
+        return sent
+
     def _finish_mass(self, job: MassJob) -> None:
         job.finished = True
         if job.status == "SENDING":
@@ -569,6 +591,8 @@ class WeChatEndpoints(WeChatCore):
         return {"errcode": 0, "errmsg": "preview success", "msg_id": msg_id}
 
     def _mass_job(self, data: dict[str, Any]) -> MassJob:
+        if self.config.strict_msg_id and not isinstance(data.get("msg_id"), int):
+            raise ApiError(40059)
         job = self.mass_jobs.get(_int(data.get("msg_id", 0), 40059))
         if job is None:
             raise ApiError(40059)
@@ -617,12 +641,16 @@ class WeChatEndpoints(WeChatCore):
             self._pending_pushes.append(self.pusher.build(kind, xml, self.admin_openid))
 
     def run_due(self) -> None:
-        """Finish jobs whose time has come and start their callback pushes."""
+        """Finish jobs whose time has come and start their callback pushes; with
+        ``events_before_answer`` wait until they were delivered (so a job event reaches
+        the callback URL before the answer to the call that finished the job)."""
         with self._lock:
             self._finish_due()
             pushes, self._pending_pushes = self._pending_pushes, []
-        for push in pushes:
-            self.start_push(push)
+        threads = [self.start_push(push) for push in pushes]
+        if self.config.events_before_answer:
+            for thread in threads:
+                thread.join(timeout=30)
 
     def start_push(self, push: CallbackPush, *, attempts: int | None = None) -> threading.Thread:
         """Record ``push`` and deliver it from a background thread."""

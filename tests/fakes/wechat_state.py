@@ -178,6 +178,18 @@ class EmulatorConfig:
     strict_filter: bool = True
     dedupe_window: float = 86400.0
     retry_too_fast: float = 0.0
+    # A repeated send whose draft WeChat already consumed may be refused for the draft
+    # (40007) before clientmsgid is looked at; and 45065 may come without the msg_id.
+    media_check_first: bool = False
+    dedupe_without_msg_id: bool = False
+    # mass/get and mass/delete refuse a msg_id sent as a string (the docs show a number).
+    strict_msg_id: bool = False
+    # "API 群发安全保护": a send to all waits for the administrator's confirmation in the
+    # WeChat app (89505 when asked, 89504 while still waiting), see confirm_mass().
+    mass_admin_confirmation: bool = False
+    # Deliver job events before answering the call (with mass_delay/publish_delay 0: the
+    # event of a send arrives before the answer to the send).
+    events_before_answer: bool = False
     default_daily_limit: int = 10000
     callback_timeout: float = 5.0
     callback_attempts: int = 3
@@ -337,6 +349,7 @@ class Fault:
     body: bytes | None = None
     content_type: str | None = None
     fired: int = 0
+    invalidate_token: bool = False  # another process refreshes the token as the call arrives
 
     def describe(self) -> str:
         """Return a short label stored on the calls it hit."""
@@ -347,6 +360,7 @@ class Fault:
             f"delay={self.delay}" if self.delay else "",
             "raw-body" if self.body is not None else "",
             "after-action" if self.after or self.delay else "",
+            "token-invalidated" if self.invalidate_token else "",
         ]
         return " ".join(p for p in parts if p)
 

@@ -53,6 +53,20 @@ class MemoryAccounts:
     async def account(self, org_code: str) -> AccountConfig | None:
         return self.accounts.get(org_code)
 
+    async def wechat_title(self, item_id: int) -> str | None:
+        return None
+
+    async def pause(self, app_id: str, reason: str) -> None:
+        self._set_pause(app_id, reason)
+
+    async def resume(self, app_id: str) -> None:
+        self._set_pause(app_id, "")
+
+    def _set_pause(self, app_id: str, reason: str) -> None:
+        for code, found in list(self.accounts.items()):
+            if found.app_id == app_id:
+                self.accounts[code] = dataclasses.replace(found, paused_reason=reason)
+
 
 def account(org_code: str, app_id: str, secret: str, **changes: object) -> AccountConfig:
     """An account with sensible defaults for tests (slot open now, broadcast to all)."""

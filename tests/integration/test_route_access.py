@@ -87,6 +87,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/items/{item_id}/cancel"): row(NOAUTH, HIDDEN, OK, OK),
     ("POST", "/api/v1/items/{item_id}/withdraw"): row(NOAUTH, HIDDEN, OK, OK),
     ("POST", "/api/v1/items/{item_id}/wechat/preview"): row(NOAUTH, HIDDEN, PASS, PASS),
+    ("GET", "/api/v1/items/{item_id}/wechat-title"): row(NOAUTH, HIDDEN, OK, OK),
+    ("PUT", "/api/v1/items/{item_id}/wechat-title"): row(NOAUTH, HIDDEN, OK, OK),
     ("POST", "/api/v1/items/{item_id}/revisions"): row(NOAUTH, HIDDEN, OK, OK),
     ("POST", "/api/v1/imports"): row(NOAUTH, HIDDEN, DENIED, OK),
     ("GET", "/api/v1/reviews/pending"): row(NOAUTH, OK, OK, OK),
@@ -225,6 +227,16 @@ def _on(make: str, url: str, body: dict[str, Any] | None = None) -> Build:
     return build
 
 
+def _titled(body: dict[str, Any] | None = None) -> Build:
+    """A queued item of an organization with a WeChat account, for its 微信标题."""
+
+    async def build(world: World) -> Request:
+        await world.wechat()
+        return (ITEMS + "/wechat-title").format(id=await world.queued()), body
+
+    return build
+
+
 def _register(kind: str, *, method: str) -> Build:
     async def build(world: World) -> Request:
         base = f"/api/v1/orgs/tiande/{kind}"
@@ -315,6 +327,8 @@ REQUESTS: dict[tuple[str, str], Build] = {
         "published", ITEMS + "/wechat/preview", {"openid": "o" * 28}
     ),
     ("POST", "/api/v1/items/{item_id}/revisions"): _on("queued", ITEMS + "/revisions", ITEM),
+    ("GET", "/api/v1/items/{item_id}/wechat-title"): _titled(),
+    ("PUT", "/api/v1/items/{item_id}/wechat-title"): _titled({"title": "春季植树活动通知"}),
     ("POST", "/api/v1/imports"): _fixed("/api/v1/imports", {"items": [IMPORTED]}),
     ("GET", "/api/v1/reviews/pending"): _fixed("/api/v1/reviews/pending"),
     ("GET", "/api/v1/items/{item_id}/scan"): _on("queued", ITEMS + "/scan"),

@@ -23,8 +23,8 @@ from bot.settings import Settings
 from bot.web import create_app, wechat_callback
 from bot.wechat_events import apply_job_event, job_event, process_pending, record
 from channels.wechat_state import JobRecord
-from storage.models import Delivery, Organization
-from storage.wechat_models import WechatEvent
+from storage.models import Delivery, Item, Organization
+from storage.wechat_models import WechatAccount, WechatEvent, WechatJob
 from tests.fakes.wechat import CallbackPush, FakeWeChat, MassJob
 from tests.fakes.wechat_callbacks import mass_event_xml, publish_event_xml, signature
 from tests.fakes.wechat_state import CallbackMode, PublishJob
@@ -187,8 +187,11 @@ def job_reaches(h: Harness, status: str, **ids: str) -> Callable[[], Awaitable[b
 
 class TestVerification:
     async def test_url_verification_echoes_echostr(self, harness: Harness) -> None:
-        """The emulator's GET verification gets its echostr back."""
+        """The emulator's GET verification gets its echostr back, and the account
+        remembers that WeChat reached it (shown by the test button, issue 9 defect 5)."""
+        assert (await WechatAccount.get()).callback_verified_at is None
         assert await asyncio.to_thread(harness.wx.verify_callback, "echo-123456")
+        assert (await WechatAccount.get()).callback_verified_at is not None
 
     async def test_wrong_signature_is_refused(self, harness: Harness) -> None:
         """A GET with a wrong signature gets 403 and no echo."""
@@ -361,11 +364,53 @@ class TestJobEvents:
         assert len(applied) == 1
 
     async def test_unknown_job_is_left_alone(self, harness: Harness) -> None:
-        """An event for a job we never sent (a manual send) is acknowledged and ignored."""
+        """An event for a job we do not know is acknowledged, changes nothing, is kept to
+        be matched for EARLY_EVENT_KEEP, then (a manual send) expires."""
         push = await delivered(push_event(harness, "mass", mass_xml("999")))
         assert push.ok
-        await eventually(lambda: _no_pending())
+        await eventually(lambda: WechatEvent.exists(kind="masssendjobfinish"))
+        assert await process_pending(harness.runtime) == 0
+        assert not await _no_pending(), "kept: the answer naming msg_id 999 may come later"
         assert await harness.runtime.wechat.jobs.find(msg_id="999") is None
+        old = dt.datetime.now(dt.UTC) - wechat_events.EARLY_EVENT_KEEP - dt.timedelta(minutes=1)
+        await WechatEvent.all().update(received_at=old)
+        assert await process_pending(harness.runtime) == 1
+        assert await _no_pending()
+
+    @pytest.mark.parametrize("order", ["event-matched-first", "poll-first"])
+    async def test_an_event_before_a_lost_answer_is_kept_and_matched(
+        self, harness: Harness, order: str
+    ) -> None:
+        """Issue 9 defect 2: WeChat accepts the send, pushes MASSSENDJOBFINISH before its
+        answer, and the answer is lost. The repeat learns the msg_id (45065); the kept
+        event then gives the job its follower counts and the article URL, whichever of
+        the event and the status poll comes first."""
+        wx = harness.wx
+        wx.configure(mass_delay=0.0, events_before_answer=True)
+        wx.fail("message/mass/sendall", drop=True, after=True)
+        item = await queue(harness.org, harness.runtime.channels, chosen=("wechat",))
+        await Item.filter(id=item.id).update(urgent=True)  # goes now, not at the slot
+        await harness.runtime.dispatcher.run_until_idle(limit_seconds=10)
+        sends = wx.calls_to("message/mass/sendall")
+        assert [c.errcode for c in sends] == [None, 45065]
+        [sent] = wx.sent_mass()
+        assert await WechatEvent.filter(kind="masssendjobfinish").count() == 1
+        if order == "poll-first":
+            long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+            await WechatJob.all().update(commit_started_at=long_ago)  # a poll is due
+            await harness.runtime.dispatcher.poll_confirmations()
+            assert wx.calls_to("message/mass/get"), "confirmed by the status poll first"
+            assert (await Delivery.get(item_id=item.id)).state == "published"
+        await process_pending(harness.runtime)
+        await harness.runtime.dispatcher.poll_confirmations()
+        job = await job_status(harness, msg_id=str(sent.msg_id))
+        assert job.status == "finished"
+        reached = sent.filter_count - sent.error_count
+        assert (job.total_count, job.sent_count) == (sent.total_count, reached)
+        delivery = await Delivery.get(item_id=item.id, channel="wechat")
+        assert delivery.state == "published"
+        assert delivery.url == sent.article_urls[0]
+        assert await _no_pending()
 
     async def test_stored_event_is_applied_later(self, harness: Harness) -> None:
         """An event stored before a crash is applied by the next process_pending."""

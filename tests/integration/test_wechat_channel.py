@@ -13,7 +13,7 @@ import pytest
 from bot.settings import Settings
 from bot.web import create_app
 from storage.ledger import BUSINESS_TZ, channel_tally
-from storage.models import Delivery, Organization, Publication
+from storage.models import Delivery, Item, Organization, Publication
 from storage.tokens import create_token
 from storage.wechat_models import WechatJob
 from tests.fakes.wechat import FakeWeChat
@@ -33,6 +33,10 @@ ITEM: dict[str, Any] = {
 def wx() -> Iterator[FakeWeChat]:
     with FakeWeChat.start(appid=APPID, secret=SECRET, mass_delay=0.05, publish_delay=0.05) as emu:
         yield emu
+
+
+def _later() -> str:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
 
 
 def _slot(minutes_from_now: int) -> str:
@@ -115,6 +119,41 @@ class TestBroadcast:
         articles = wx.calls_to("draft/add")[0].json["articles"]
         assert [a["title"] for a in articles] == ["第2号通知", "第1号通知", "第0号通知"]
 
+    async def test_a_title_wechat_refuses_holds_only_that_item(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """Issue 9 defect 4: WeChat is stricter than the account's limit (45003 for one
+        article): that item waits for the clerk with one clear message, the rest of the
+        batch goes out; after the clerk's shorter 微信标题 it is not taken for sent."""
+        wx.configure(title_limit=20)  # this account is held to 20 characters
+        long_title = "关于做好二〇二六年度全乡森林防火和秸秆禁烧工作的通知"
+        held = await _queue(api, title=long_title, urgent=False, priority=1)
+        await _queue(api, title="关于冬季防火的通知", urgent=False)
+        await api.runtime.dispatcher.run_until_idle()
+        [broadcast] = wx.sent_mass()
+        assert [a["title"] for a in broadcast.articles] == ["关于冬季防火的通知"]
+        refused = await Delivery.get(item_id=held["id"], channel="wechat")
+        assert (refused.state, refused.last_error_code) == ("failed", "45003")
+        assert "同批其他信息已照常发出" in (refused.last_error or "")
+        assert "微信标题" in (refused.last_error or "")
+        assert wx.drafts == {}, "the one-article drafts used to find it are deleted"
+
+        url = f"/api/v1/items/{held['id']}/wechat-title"
+        fixed = await api.client.put(
+            url, json={"title": "森林防火和秸秆禁烧通知"}, headers=api.tiande
+        )
+        assert fixed.status_code == 200, fixed.text
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, mode="publish")  # no quota wait
+        retried = await api.client.post(f"/api/v1/items/{held['id']}/retry", headers=api.tiande)
+        assert retried.status_code in (200, 202), retried.text
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=5)
+        again = await Delivery.get(item_id=held["id"], channel="wechat")
+        assert again.state == "accepted", again.last_error
+        assert again.external_id != str(broadcast.msg_id), "not taken for the earlier send"
+        assert wx.calls_to("draft/add")[-1].json["articles"][0]["title"] == "森林防火和秸秆禁烧通知"
+        assert len(wx.sent_mass()) == 1
+
     async def test_before_the_slot_items_wait_for_it(self, api: Api, wx: FakeWeChat) -> None:
         """A non-urgent item queued before the daily slot waits until the slot, sending nothing."""
         org = await Organization.get(code="tiande")
@@ -133,15 +172,18 @@ class TestBroadcast:
     async def test_a_subscription_account_broadcasts_once_a_day(
         self, api: Api, wx: FakeWeChat
     ) -> None:
-        """After the day's broadcast, the next urgent batch is deferred to tomorrow's slot."""
+        """After the day's broadcast, the next urgent batch waits for the quota reset at
+        00:00 Beijing, not for tomorrow's slot (issue 9 defect 7)."""
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
         await _queue(api, title="第二条通知")
         await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
         assert len(wx.calls_to("message/mass/sendall")) == 1
-        waiting = await Delivery.get(channel="wechat", state="retry_wait")
-        assert waiting.next_attempt_at is not None
-        assert waiting.next_attempt_at > dt.datetime.now(dt.UTC) + dt.timedelta(hours=20)
+        urgent = await Delivery.get(channel="wechat", state="retry_wait")
+        local = dt.datetime.now(BUSINESS_TZ)
+        midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), BUSINESS_TZ)
+        assert urgent.next_attempt_at is not None
+        assert abs((urgent.next_attempt_at - midnight).total_seconds()) < 5
 
     async def test_no_quota_falls_back_to_free_publish_when_allowed(
         self, api: Api, wx: FakeWeChat
@@ -170,6 +212,10 @@ class TestBroadcast:
         assert delivery.state == "retry_wait"
         assert delivery.last_error is not None
         assert "45028" in delivery.last_error
+        # Issue 9 defect 9: the batch waits under a new key later; its draft is deleted.
+        assert len(wx.calls_to("draft/add")) == 1
+        assert wx.drafts == {}
+        assert (await WechatJob.get()).draft_media_id is None
 
 
 class TestExactlyOnce:
@@ -197,15 +243,54 @@ class TestRejections:
         assert delivery.state == "failed"
         assert await Publication.filter(channel="wechat").count() == 0
 
-    async def test_a_title_over_the_wechat_limit_is_refused_at_queue_time(self, api: Api) -> None:
-        """A 40-character title is a 422 on the title when WeChat is chosen."""
-        response = await api.client.post(
-            "/api/v1/items", json={**ITEM, "title": "长" * 40}, headers=api.tiande
-        )
-        assert response.status_code == 422
-        assert response.json()["detail"][0]["loc"] == ["body", "title"]
-        assert "32" in response.text
-        assert await Delivery.all().count() == 0
+    async def test_a_35_character_title_goes_out_shortened(self, api: Api, wx: FakeWeChat) -> None:
+        """Issue 9 defect 4: a long formal title is never refused; WeChat gets the
+        prefilled shortened form, within the account's limit (32 characters)."""
+        title = "关于印发天德乡二〇二六年度政府信息公开工作要点及任务分工方案的通知和有关事项说明"[
+            :35
+        ]
+        assert len(title) == 35
+        await _queue(api, title=title)
+        await api.runtime.dispatcher.run_until_idle()
+        assert await _states() == ["accepted"]
+        sent = wx.calls_to("draft/add")[0].json["articles"][0]["title"]
+        assert len(sent) <= 32
+        assert sent.endswith("…")
+        assert sent.startswith(title[2:10]), "the leading 关于 goes first"
+
+    async def test_the_clerks_wechat_title_goes_out(self, api: Api, wx: FakeWeChat) -> None:
+        """The clerk edits the prefilled 微信标题; the accepted one is what WeChat gets."""
+        title = "关于印发天德乡二〇二六年度政府信息公开工作要点及任务分工方案的通知说明"[:35]
+        held = await _queue(api, title=title, urgent=False, publish_at=_later())
+        url = f"/api/v1/items/{held['id']}/wechat-title"
+        prefill = (await api.client.get(url, headers=api.tiande)).json()
+        assert (prefill["chosen"], prefill["limit"], prefill["unit"]) == (False, 32, "chars")
+        too_long = await api.client.put(url, json={"title": "长" * 33}, headers=api.tiande)
+        assert too_long.status_code == 422
+        assert "32" in too_long.text
+        mine = "天德乡2026年政务公开工作要点"
+        answer = await api.client.put(url, json={"title": mine}, headers=api.tiande)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["chosen"] is True
+        other = await api.client.get(url, headers=api.lianhe)
+        assert other.status_code == 404, "another township cannot see it"
+        await Delivery.filter(channel="wechat").update(next_attempt_at=dt.datetime.now(dt.UTC))
+        await Item.filter(id=held["id"]).update(urgent=True)
+        await api.runtime.dispatcher.run_until_idle()
+        assert wx.calls_to("draft/add")[0].json["articles"][0]["title"] == mine
+
+    async def test_a_byte_counting_account_gets_titles_that_fit_in_bytes(
+        self, api: Api, wx: FakeWeChat
+    ) -> None:
+        """An account held to 64 bytes (as some field reports say) gets a title that fits."""
+        wx.configure(title_mode="bytes", title_limit=64)
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, title_limit=64, limit_unit="bytes")
+        await _queue(api, title="关于开展二〇二六年度全乡政府信息公开工作考核评议的通知")
+        await api.runtime.dispatcher.run_until_idle()
+        assert await _states() == ["accepted"]
+        sent = wx.calls_to("draft/add")[0].json["articles"][0]["title"]
+        assert len(sent.encode()) <= 64
 
     async def test_an_organization_without_an_account_cannot_choose_wechat(self, api: Api) -> None:
         """联合乡 has no account: choosing WeChat is refused with the reason."""
@@ -315,6 +400,42 @@ class TestAccountSettings:
         assert bad.json()["status"] == "error"
         assert "wrong-secret" not in bad.text
 
+    async def test_the_test_checks_what_publishing_needs(self, api: Api, wx: FakeWeChat) -> None:
+        """Issue 9 defect 5: draft, freepublish and mass permissions are probed read-only;
+        a missing one the mode needs is an error naming it, with what to do; the callback
+        settings to paste into 公众平台 are shown."""
+        url = "/api/v1/orgs/tiande/channels/wechat/test"
+        ok = (await api.client.post(url, headers=api.tiande)).json()
+        assert ok["status"] == "ok"
+        for line in (
+            "草稿箱接口（draft）：正常",
+            "发布接口（freepublish）：正常",
+            "群发接口（mass）：正常",
+        ):
+            assert line in ok["message"]
+        assert "服务器地址(URL)：http://gongkai.test/wechat/callback/tiande" in ok["message"]
+        assert "尚未收到微信的验证请求" in ok["message"]
+        assert not wx.calls_to("message/mass/sendall"), "nothing is sent by a test"
+        assert not wx.calls_to("draft/add")
+
+        wx.set_permission("message/mass", allowed=False)  # an unverified subscription account
+        wx.set_permission("freepublish", allowed=False)  # and the July-2025 rule
+        bad = (await api.client.post(url, headers=api.tiande)).json()
+        assert bad["status"] == "error"
+        assert "群发接口（mass）：没有权限（48001）。未认证的订阅号不能群发" in bad["message"]
+        assert "发布接口（freepublish）：没有权限（48001）。2025 年 7 月起" in bad["message"]
+        assert "草稿箱接口（draft）：正常" in bad["message"]
+        kept = (
+            await api.client.get("/api/v1/orgs/tiande/channels/wechat", headers=api.tiande)
+        ).json()
+        assert kept["last_test_ok"] is False, "the settings page shows the last test's answer"
+        assert kept["last_test_message"] == bad["message"]
+        assert kept["last_test_at"]
+
+        wx.configure(ip_whitelist=["10.20.30.40"])
+        ip = (await api.client.post(url, headers=api.tiande)).json()
+        assert "IP 127.0.0.1 不在公众号白名单中" in ip["message"]
+
 
 class TestPreview:
     async def test_a_reviewer_gets_a_preview_before_the_broadcast(
@@ -332,3 +453,7 @@ class TestPreview:
         assert response.status_code == 200, response.text
         assert wx.calls_to("message/mass/preview")[0].json["touser"] == "o_reviewer_1"
         assert wx.sent_mass() == []
+        # Issue 9 defect 9: the preview's draft does not stay in the account's 草稿箱.
+        assert len(wx.calls_to("draft/add")) == 1
+        assert wx.drafts == {}
+        assert len(wx.calls_to("draft/delete")) == 1

@@ -6,12 +6,9 @@ import asyncio
 import json
 import socket
 import traceback
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from channels.base import ConfigurationError, PermanentError, TemporaryError
 from channels.wechat_client import (
@@ -19,7 +16,6 @@ from channels.wechat_client import (
     MemoryTokenStore,
     NoQuotaError,
     PublishStatus,
-    RedisTokenStore,
     TokenStore,
     WeChatApi,
 )
@@ -28,7 +24,6 @@ from tests.fakes.wechat import FakeWeChat
 
 APPID = "wx00000000000000a1"
 SECRET = "integration-test-secret-value"
-REDIS_URL = "redis://127.0.0.1:6379/15"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 64
 
@@ -64,30 +59,6 @@ async def make_api(wx: FakeWeChat) -> AsyncIterator[MakeApi]:
     yield make
     for api in made:
         await api.aclose()
-
-
-@pytest.fixture
-async def redis_stores() -> AsyncIterator[Callable[[], RedisTokenStore]]:
-    """A factory of RedisTokenStores on db 15 sharing one fresh prefix, removed afterwards."""
-    prefix = f"gongkai:test:{uuid.uuid4().hex}:"
-    admin = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await admin.ping()
-    except RedisError as exc:
-        await admin.aclose()
-        pytest.skip(f"Redis unavailable at {REDIS_URL}: {exc}")
-    made: list[RedisTokenStore] = []
-
-    def make() -> RedisTokenStore:
-        made.append(RedisTokenStore(REDIS_URL, prefix=prefix))
-        return made[-1]
-
-    yield make
-    for store in made:
-        await store.aclose()
-    async for key in admin.scan_iter(match=prefix + "*"):
-        await admin.delete(key)
-    await admin.aclose()
 
 
 def _token_calls(wx: FakeWeChat) -> list[str]:
@@ -142,23 +113,6 @@ class TestAccessToken:
         """Ten concurrent requests for a token cause a single fetch."""
         store = MemoryTokenStore()
         apis = [make_api(store) for _ in range(5)]
-        tokens = await asyncio.gather(*(apis[i % 5].access_token() for i in range(10)))
-        assert len(set(tokens)) == 1
-        assert _token_calls(wx) == ["stable_token"]
-
-    async def test_redis_store_shares_one_token(
-        self, wx: FakeWeChat, make_api: MakeApi, redis_stores: Callable[[], RedisTokenStore]
-    ) -> None:
-        """Two instances with separate Redis stores (like two processes) fetch once."""
-        first, second = make_api(redis_stores()), make_api(redis_stores())
-        assert await first.access_token() == await second.access_token()
-        assert _token_calls(wx) == ["stable_token"]
-
-    async def test_redis_lock_prevents_a_storm(
-        self, wx: FakeWeChat, make_api: MakeApi, redis_stores: Callable[[], RedisTokenStore]
-    ) -> None:
-        """Ten concurrent requests over five Redis-backed instances cause a single fetch."""
-        apis = [make_api(redis_stores()) for _ in range(5)]
         tokens = await asyncio.gather(*(apis[i % 5].access_token() for i in range(10)))
         assert len(set(tokens)) == 1
         assert _token_calls(wx) == ["stable_token"]
@@ -225,14 +179,36 @@ class TestTokenRefresh:
     async def test_repeated_40001_raises_after_one_retry(
         self, wx: FakeWeChat, make_api: MakeApi
     ) -> None:
-        """A token that keeps failing raises after a single refresh, with no storm."""
+        """A token that keeps failing raises after one refresh and one forced refresh; a
+        second call within the rate limit forces nothing: no storm, no quota eaten."""
         api = make_api()
         wx.fail("openapi/quota/get", errcode=40001, times=10)
         with pytest.raises(TemporaryError) as caught:
             await api.quota("/cgi-bin/draft/add")
         assert caught.value.code == "40001"
-        assert len(wx.calls_to("openapi/quota/get")) == 2
-        assert _token_calls(wx) == ["stable_token", "stable_token"]
+        assert len(wx.calls_to("openapi/quota/get")) == 3
+        assert _forced(wx) == [False, False, True]
+        with pytest.raises(TemporaryError):
+            await api.quota("/cgi-bin/draft/add")
+        assert _forced(wx) == [False, False, True, False], "rate limited: no second force"
+
+    async def test_a_token_wechat_refuses_but_still_hands_out_is_forced_once(
+        self, wx: FakeWeChat, make_api: MakeApi
+    ) -> None:
+        """Issue 9 defect 10: stable_token keeps returning a token that every API refuses
+        with 40001 although it has not expired: one force_refresh, then the call succeeds."""
+        api = make_api()
+        poisoned = await api.access_token()
+        assert wx.poison_token() == poisoned
+        assert await api.quota("/cgi-bin/draft/add") == (10000, 0, 10000)
+        assert _forced(wx) == [False, False, True]
+        assert [c.errcode for c in wx.calls_to("openapi/quota/get")] == [40001, 40001, 0]
+        assert await api.access_token() != poisoned
+
+
+def _forced(wx: FakeWeChat) -> list[bool]:
+    """The force_refresh flag of every stable_token call, in order."""
+    return [bool(c.json.get("force_refresh")) for c in wx.calls_to("stable_token")]
 
 
 class TestErrors:
@@ -251,7 +227,7 @@ class TestErrors:
         self, wx: FakeWeChat, make_api: MakeApi, errcode: int, error_type: type[Exception]
     ) -> None:
         """Each errcode becomes its channel error type and keeps the code."""
-        wx.fail("message/mass/sendall", errcode=errcode)
+        wx.fail("message/mass/sendall", errcode=errcode, times=2)  # -1 is asked twice
         with pytest.raises(error_type) as caught:
             await make_api().sendall("M", tag_id=None, clientmsgid="c1")
         assert getattr(caught.value, "code", None) == str(errcode)
@@ -370,6 +346,25 @@ class TestUploads:
         assert len(calls) == 1
         assert calls[0].query["type"] == "image"
 
+    @pytest.mark.parametrize("path", ["media/uploadimg", "material/add_material"])
+    async def test_a_token_invalidated_mid_upload_resends_the_same_bytes(
+        self, wx: FakeWeChat, make_api: MakeApi, path: str
+    ) -> None:
+        """Issue 9 defect 1: another process refreshes the token while an upload is on the
+        wire; the retry after 40001 sends the very same bytes, not an emptied stream."""
+        api = make_api()
+        await api.access_token()
+        wx.fail(path, invalidate_token=True)
+        if path == "media/uploadimg":
+            assert (await api.upload_body_image(PNG, "chart.png")).startswith("http://mmbiz")
+            assert [u.size for u in wx.uploads] == [len(PNG)]
+        else:
+            assert await api.upload_cover(JPEG, "cover.jpg")
+        calls = wx.calls_to(path)
+        assert [c.errcode or 0 for c in calls] == [40001, 0]
+        image = PNG if path == "media/uploadimg" else JPEG
+        assert [c.body.count(image) for c in calls] == [1, 1], "both tries carry the image"
+
     async def test_rejected_image_is_permanent(self, wx: FakeWeChat, make_api: MakeApi) -> None:
         """A GIF for the article body is refused by WeChat with 40005."""
         with pytest.raises(PermanentError) as caught:
@@ -449,6 +444,28 @@ class TestDraftsAndMassSend:
         sent = await api.sendall(await _draft(api), tag_id=None, clientmsgid="item-6")
         await api.mass_delete(sent.msg_id)
         assert await api.mass_get(sent.msg_id) == "DELETE"
+
+    async def test_a_busy_answer_is_asked_once_more_at_once(
+        self, wx: FakeWeChat, make_api: MakeApi
+    ) -> None:
+        """Issue 9 defect 10: one -1 ("system busy") is retried at once, not after a back-off."""
+        api = make_api()
+        draft = await _draft(api)
+        wx.fail("message/mass/sendall", errcode=-1)
+        sent = await api.sendall(draft, tag_id=None, clientmsgid="busy-once")
+        assert [c.errcode for c in wx.calls_to("message/mass/sendall")] == [-1, 0]
+        assert sent.msg_id == str(wx.sent_mass()[0].msg_id)
+
+    async def test_msg_id_goes_as_a_number(self, wx: FakeWeChat, make_api: MakeApi) -> None:
+        """Issue 9 defect 10: mass/get and mass/delete carry msg_id as a JSON number."""
+        wx.configure(strict_msg_id=True)
+        api = make_api()
+        sent = await api.sendall(await _draft(api), tag_id=None, clientmsgid="numeric-id")
+        assert await api.mass_get(sent.msg_id) in ("SENDING", "SEND_SUCCESS")
+        await api.mass_delete(sent.msg_id, article_idx=1)
+        assert await api.mass_get(sent.msg_id) == "DELETE"
+        for path in ("message/mass/get", "message/mass/delete"):
+            assert all(type(c.json["msg_id"]) is int for c in wx.calls_to(path))
 
 
 class TestFreePublish:

@@ -26,6 +26,8 @@ from channels.base import Channel, Deferred, Publishable
 from channels.registry import build_channels
 from channels.wechat import WeChatChannel
 from channels.wechat_state import JobRecord
+from storage import users
+from storage.console_models import User
 from storage.crypto import SecretBox
 from storage.models import Delivery, DeliveryAttempt, Organization, Publication
 from storage.tokens import create_token
@@ -35,10 +37,11 @@ from storage.wechat import (
     DatabaseMediaStore,
     DatabaseTokenStore,
 )
-from storage.wechat_models import WechatJob
+from storage.wechat_models import WechatAccount, WechatJob, WechatToken
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechat_api import Request
 from tests.integration.conftest import Api
+from tests.integration.console_world import HTML, PASSWORD, sign_in
 from tests.integration.helpers import dispatcher
 
 APPID, SECRET = "wx5e1f0a2b3c4d5e6f", "wechat-app-secret"
@@ -225,11 +228,12 @@ class TestTransientErrors:
     async def test_system_error_is_retried_with_backoff_then_sent_once(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
-        """-1 twice on sendall: two temporary failures, then exactly one broadcast."""
-        wx.fail(SENDALL, errcode=-1, times=2)
+        """-1 four times on sendall: each attempt asks twice (one quick retry), so two
+        temporary failures, then exactly one broadcast."""
+        wx.fail(SENDALL, errcode=-1, times=4)
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
-        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, -1, 0]
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, -1, -1, -1, 0]
         assert len(wx.sent_mass()) == 1
         assert len(wx.calls_to("draft/add")) == 1
         delivery = await _delivery()
@@ -241,6 +245,75 @@ class TestTransientErrors:
         assert all("微信系统繁忙" in (a.error_message or "") for a in commits[:2])
         published = await _published(api)
         assert published.external_id == str(wx.sent_mass()[0].msg_id)
+
+    async def test_one_busy_answer_costs_no_attempt(self, api: Api, wx: ScriptedWeChat) -> None:
+        """Issue 9 defect 10: a single -1 is asked again at once: accepted on attempt 1."""
+        wx.fail(SENDALL, errcode=-1)
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [-1, 0]
+        delivery = await _delivery()
+        assert (delivery.state, delivery.attempts) == ("accepted", 1)
+
+    async def test_a_refused_token_is_forced_once_through_the_shared_store(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 10: the stored token is refused (40001) though stable_token still
+        hands it out: one forced refresh, recorded in the database for every worker."""
+        wx.after_draft = wx.poison_token
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        forced = [bool(c.json.get("force_refresh")) for c in wx.calls_to("stable_token")]
+        assert forced.count(True) == 1
+        assert (await _delivery()).state == "accepted"
+        assert (await WechatToken.get()).forced_at is not None
+
+
+class TestAdministratorConfirmation:
+    async def test_a_broadcast_waits_for_the_administrator_then_goes_once(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 10: 89505/89504 (群发安全保护) are a clear waiting state, not a
+        failure; once the administrator confirms, the send is adopted, never repeated."""
+        wx.configure(mass_admin_confirmation=True)
+        await _queue(api)
+        start = dt.datetime.now(UTC)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        waiting = await _delivery()
+        assert (waiting.state, waiting.last_error_code) == ("retry_wait", "89505")
+        assert "管理员在微信上确认" in (waiting.last_error or "")
+        later = dispatcher(api.runtime.channels, now=start + dt.timedelta(minutes=6))
+        await later.run_until_idle(limit_seconds=2)
+        still = await _delivery()
+        assert (still.state, still.last_error_code) == ("retry_wait", "89504")
+        assert wx.sent_mass() == []
+        [msg_id] = wx.confirm_mass()
+        after = dispatcher(api.runtime.channels, now=start + dt.timedelta(minutes=12))
+        await after.run_until_idle(limit_seconds=2)
+        accepted = await _delivery()
+        assert (accepted.state, accepted.external_id) == ("accepted", str(msg_id))
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [89505, 89504, 45065]
+        assert len(wx.sent_mass()) == 1
+
+
+class TestUrgentAfterTheBroadcast:
+    async def test_an_urgent_item_after_the_days_broadcast_goes_at_beijing_midnight(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        """Issue 9 defect 7: the day's one broadcast is used; a second urgent item waits
+        for the quota reset at 00:00 Beijing, not for tomorrow's 09:30 slot."""
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle()
+        await _queue(api, title="关于紧急停水的通知")
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        waiting = await Delivery.filter(channel="wechat").order_by("-id").first()
+        assert waiting is not None
+        assert waiting.state == "retry_wait"
+        assert "0 点额度恢复后立即群发" in (waiting.last_error or "")
+        midnight = _beijing_midnight_after(dt.datetime.now(UTC))
+        assert waiting.next_attempt_at is not None
+        assert abs((waiting.next_attempt_at - midnight).total_seconds()) < 5
+        assert len(wx.sent_mass()) == 1
 
 
 class TestServiceMonthlyQuota:
@@ -266,9 +339,10 @@ class TestServiceMonthlyQuota:
     async def test_a_fifth_broadcast_in_a_month_waits_for_next_months_first_slot(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
-        """A service account with 4 broadcasts this month defers to the 1st of next month."""
+        """A service account with 4 broadcasts this month defers to the 1st of next month:
+        an ordinary item to its slot, an urgent one to 00:00 (issue 9 defect 7)."""
         await self._broadcasts(this_month=4, last_month=0)
-        await _queue(api)
+        await _queue(api, urgent=False)
         await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
         delivery = await _delivery()
         assert delivery.state == "retry_wait"
@@ -282,6 +356,13 @@ class TestServiceMonthlyQuota:
         assert delivery.attempts == 0, "waiting for quota is not a failed try"
         assert wx.calls_to(SENDALL) == []
         assert wx.calls_to("draft/add") == []
+        await _queue(api, title="关于紧急停电的通知")
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        urgent = await Delivery.filter(channel="wechat").order_by("-id").first()
+        assert urgent is not None
+        assert urgent.next_attempt_at is not None
+        midnight = dt.datetime.combine(first, dt.time(), BEIJING)
+        assert abs((urgent.next_attempt_at - midnight).total_seconds()) < 5
 
     async def test_last_months_broadcasts_do_not_count(self, api: Api, wx: ScriptedWeChat) -> None:
         """Three this month (and more last month) leave one: it goes out today, at once."""
@@ -331,8 +412,9 @@ class TestQuotaAtBeijingMidnight:
             move(5)  # 23:55 Beijing, day D
             with pytest.raises(Deferred) as waited:
                 await commit(2, "b" * 32)
-            next_slot = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), BEIJING)
-            assert waited.value.until == next_slot
+            # urgent: the quota comes back at 00:00 Beijing (issue 9 defect 7)
+            quota_back = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), BEIJING)
+            assert waited.value.until == quota_back
             move(10)  # 00:05 Beijing on D+1 = 16:05 UTC, still day D in UTC
             assert clock["now"].date() == day
             second = await commit(2, "b" * 32)
@@ -340,7 +422,7 @@ class TestQuotaAtBeijingMidnight:
             assert clock["now"].date() == day + dt.timedelta(days=1)
             with pytest.raises(Deferred) as again:
                 await commit(3, "c" * 32)
-            assert again.value.until == next_slot + dt.timedelta(days=1)
+            assert again.value.until == quota_back + dt.timedelta(days=1)
         finally:
             await channel.aclose()
         sent = wx.sent_mass()
@@ -377,18 +459,11 @@ def _whitelist(wx: FakeWeChat) -> None:
     wx.configure(ip_whitelist=["10.20.30.40"])
 
 
-def _unverified(wx: FakeWeChat) -> None:
-    wx.set_permission(SENDALL, allowed=False)
-
-
 class TestConfigurationErrors:
     @pytest.mark.parametrize(
         ("breakage", "code", "cause", "endpoint"),
-        [
-            (_whitelist, "40164", "IP 127.0.0.1 不在公众号白名单中", "stable_token"),
-            (_unverified, "48001", "公众号没有该接口权限", SENDALL),
-        ],
-        ids=["ip-whitelist", "no-permission"],
+        [(_whitelist, "40164", "IP 127.0.0.1 不在公众号白名单中", "stable_token")],
+        ids=["ip-whitelist"],
     )
     async def test_a_configuration_error_pauses_then_fails_after_max_attempts(
         self,
@@ -425,6 +500,77 @@ class TestConfigurationErrors:
         assert "configuration still wrong after 3 tries" in (failed.last_error or "")
         assert len(wx.calls_to(endpoint)) == 3, "asked WeChat once per pause, then stopped"
         assert wx.sent_mass() == []
+
+
+class TestNoPermissionPauses:
+    """Issue 9 defect 6: 48001 is a configuration error that retrying cannot cure."""
+
+    async def test_48001_pauses_the_account_until_the_test_button_then_sends_once(
+        self, api: Api, wx: ScriptedWeChat
+    ) -> None:
+        wx.set_permission(SENDALL, allowed=False)
+        await _queue(api)
+        start = dt.datetime.now(UTC)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        paused = await _delivery()
+        assert (paused.state, paused.last_error_code) == ("retry_wait", "48001")
+        assert "已暂停" in (paused.last_error or "")
+        account = await WechatAccount.get()
+        assert "公众号没有该接口权限" in account.paused_reason
+        assert "微信发布已暂停" in await _dashboard(api)
+
+        for hours in (1, 5, 30):  # the pause holds, asks WeChat nothing, fails nothing
+            later = dispatcher(api.runtime.channels, now=start + dt.timedelta(hours=hours))
+            assert await later.tick()
+            await _until(_not_sending, what="the paused try to end")
+            assert (await _delivery()).state == "retry_wait"
+        assert len(wx.calls_to(SENDALL)) == 1
+
+        wx.set_permission(SENDALL, allowed=True)  # the account was verified meanwhile
+        answer = await api.client.post(
+            "/api/v1/orgs/tiande/channels/wechat/test", headers=api.admin
+        )
+        assert answer.json()["status"] == "ok", answer.text
+        assert (await WechatAccount.get()).paused_reason == ""
+        resumed = await _delivery()
+        assert resumed.state == "pending"
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        sent = await _delivery()
+        assert sent.state == "accepted"
+        assert len(wx.sent_mass()) == 1
+        assert "微信发布已暂停" not in await _dashboard(api)
+
+    async def test_changed_settings_lift_the_pause(self, api: Api, wx: ScriptedWeChat) -> None:
+        wx.set_permission("", allowed=False)  # an unverified account: no business API at all
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert (await WechatAccount.get()).paused_reason
+        wx.set_permission("", allowed=True)
+        tiande = await Organization.get(code="tiande")
+        await api.runtime.wechat.accounts.configure(tiande, mode="publish")
+        assert (await WechatAccount.get()).paused_reason == ""
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert (await _delivery()).state == "accepted"
+
+
+async def _dashboard(api: Api) -> str:
+    """The dashboard as 天德乡's administrator sees it."""
+    tiande = await Organization.get(code="tiande")
+    user = await User.create(
+        username=f"adm{uuid.uuid4().hex[:8]}",
+        display_name="张管理",
+        password_hash=await users.hash_password(PASSWORD),
+        must_change_password=False,
+    )
+    await users.set_role(user, tiande, "admin")
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://gongkai.test", headers=HTML
+    ) as client:
+        assert (await sign_in(client, user.username, PASSWORD)).status_code == 303
+        page = await client.get("/console/")
+        assert page.status_code == 200
+        return page.text
 
 
 class TestCommitTimeout:
@@ -499,3 +645,33 @@ class TestCommitTimeout:
 
 async def _not_sending() -> bool:
     return (await _delivery()).state != "sending"
+
+
+class TestRepeatAfterALostAnswer:
+    """Issue 9 defect 3: WeChat accepted the send, the answer was lost, and the repeat is
+    refused in a way that does not name the original broadcast."""
+
+    @pytest.mark.parametrize(
+        ("emulator", "code"),
+        [({"media_check_first": True}, "40007"), ({"dedupe_without_msg_id": True}, "45065")],
+        ids=["consumed-draft-40007", "45065-without-msg_id"],
+    )
+    async def test_the_delivery_ends_uncertain_with_the_evidence_never_failed(
+        self, api: Api, wx: ScriptedWeChat, emulator: dict[str, Any], code: str
+    ) -> None:
+        wx.configure(**emulator)
+        wx.fail(SENDALL, drop=True, after=True)  # performed, then the connection is reset
+        await _queue(api)
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=10)
+        assert [c.errcode for c in wx.calls_to(SENDALL)] == [None, int(code)]
+        delivery = await _delivery()
+        assert delivery.state == "uncertain"
+        assert delivery.last_error_code == code
+        job = await WechatJob.get()
+        evidence = delivery.last_error or ""
+        assert "很可能已经发出" in evidence
+        assert str(job.draft_media_id) in evidence
+        assert job.batch_key in evidence
+        assert len(wx.sent_mass()) == 1, "never a second broadcast"
+        await api.runtime.dispatcher.run_until_idle(limit_seconds=2)
+        assert len(wx.calls_to(SENDALL)) == 2, "an uncertain delivery is not retried"

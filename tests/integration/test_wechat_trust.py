@@ -327,6 +327,10 @@ class TestBodyImages:
         assert notes == ["正文图片 http://127.0.0.1/a.png 已删除：图片无法获取"]
         assert str(image_server.port) not in " ".join(notes)
         assert wx.calls_to("media/uploadimg") == []
+        # Issue 9 defect 8: the item's page shows the clerk what was left out.
+        shown = await env.client.get(f"/api/v1/items/{item}", headers=env.tokens["exempt"])
+        [wechat] = [d for d in shown.json()["deliveries"] if d["channel"] == "wechat"]
+        assert wechat["dropped_images"] == notes
 
     async def test_the_setting_allows_a_named_network(
         self, settings: Settings, wx: FakeWeChat, image_server: Server
@@ -512,6 +516,39 @@ class TestConsole:
         assert page.status_code == 400
         assert '<p class="error" id="e-secret">更换 AppID 时须重新填写 AppSecret</p>' in page.text
         assert (await WechatAccount.get(organization_id=desk.env.org.id)).app_id == APPID
+
+    async def test_the_settings_page_sets_everything_and_shows_the_callback(
+        self, desk: Desk
+    ) -> None:
+        """Issue 9: tag, original ID, author and the title limit are set on the page; it
+        shows the callback URL to paste and the outgoing-IP advice."""
+        async with desk.login("td_admin") as client:
+            page = await client.get("/console/channels")
+            assert f"/wechat/callback/{desk.env.org.code}</code>" in page.text
+            assert "出口 IP" in page.text
+            assert "尚未收到微信的验证请求" in page.text
+            assert "上次测试" not in page.text
+            token = await csrf_of(client, "/console/channels")
+            form = {
+                "csrf_token": token,
+                "appid": APPID,
+                "mode": "broadcast",
+                "account_kind": "subscription",
+                "broadcast_time": "18:00",
+                "tag_id": "100",
+                "original_id": "gh_0123456789ab",
+                "author": "天德乡办公室",
+                "title_limit": "60",
+                "limit_unit": "bytes",
+            }
+            saved = await client.post("/console/channels/wechat", data=form)
+            assert saved.status_code == 303, saved.text
+            wrong = await client.post("/console/channels/wechat", data={**form, "title_limit": "3"})
+            assert wrong.status_code == 400
+            assert "标题长度上限应在 8 到 128 之间" in wrong.text
+        row = await WechatAccount.get(organization_id=desk.env.org.id)
+        assert (row.tag_id, row.original_id, row.author) == (100, "gh_0123456789ab", "天德乡办公室")
+        assert (row.title_limit, row.limit_unit) == (60, "bytes")
 
     async def test_the_item_page_previews_only_to_registered_recipients(
         self, desk: Desk, wx: FakeWeChat

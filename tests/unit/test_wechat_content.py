@@ -11,11 +11,14 @@ from channels.wechat_content import (
     STYLES,
     ImageRejected,
     Limits,
+    Unit,
     article,
     check_article_limits,
     digest_from,
     fetch_image,
+    measure,
     rewrite_images,
+    shorten,
     to_wechat_html,
 )
 
@@ -229,7 +232,6 @@ class TestLimits:
             source_url="https://gov.cn/" + "a" * 1024,
         )
         assert ("title", "微信标题最多 32 个字符（当前 40）") in problems
-        assert ("title", "微信标题最多 64 字节（当前 120）") in problems
         assert ("author", "微信作者最多 16 个字符（当前 17）") in problems
         assert ("digest", "微信摘要最多 128 个字符（当前 129）") in problems
         assert {field for field, _ in problems} == {
@@ -240,12 +242,35 @@ class TestLimits:
             "content_source_url",
         }
 
-    def test_byte_limit_is_checked_separately(self) -> None:
-        """Twenty-two CJK characters fit 32 chars but not a 64-byte limit."""
-        problems = check_article_limits(
+    def test_an_account_counting_bytes_counts_title_author_and_digest_in_bytes(self) -> None:
+        """Twenty-two CJK characters fit 32 characters but not 64 bytes; the author and
+        digest are counted in the same unit."""
+        fits = check_article_limits(
             title="字" * 22, author="", digest="", content_html="<p>x</p>", source_url=""
         )
-        assert problems == [("title", "微信标题最多 64 字节（当前 66）")]
+        assert fits == []
+        problems = check_article_limits(
+            title="字" * 22,
+            author="作" * 6,
+            digest="",
+            content_html="<p>x</p>",
+            source_url="",
+            limits=Limits(title=64, unit="bytes"),
+        )
+        assert problems == [
+            ("title", "微信标题最多 64 字节（当前 66）"),
+            ("author", "微信作者最多 16 字节（当前 18）"),
+        ]
+
+    @pytest.mark.parametrize(("limit", "unit"), [(32, "chars"), (20, "chars"), (64, "bytes")])
+    def test_a_shortened_title_fits_the_limit(self, limit: int, unit: Unit) -> None:
+        """Issue 9 defect 4: the prefilled WeChat title always fits, and a short one stays."""
+        title = "关于印发天德乡二〇二六年度政府信息公开工作要点及各村各部门任务分工方案的通知"
+        short = shorten(title, limit, unit)
+        assert measure(short, unit) <= limit
+        assert short.endswith("…")
+        assert "关于" not in short
+        assert shorten("关于冬季防火的通知", limit, unit) == "关于冬季防火的通知"
 
     def test_custom_limits_and_empty_fields(self) -> None:
         """Limits are configurable and an empty title or body is an error."""
@@ -255,7 +280,7 @@ class TestLimits:
             digest="",
             content_html=" ",
             source_url="javascript:x",
-            limits=Limits(title_chars=10),
+            limits=Limits(title=10),
         )
         assert [field for field, _ in problems] == ["title", "content", "content_source_url"]
 
