@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
-from channels.base import ChannelError
+from channels.base import AccountBound, ChannelError
 from channels.wechat import limits_of
 from channels.wechat_content import measure, shorten
 from channels.wechat_state import AccountConfig
@@ -177,9 +177,11 @@ async def test_wechat(
     and what to paste into 公众平台's 服务器配置 (and whether WeChat has verified it)."""
     organization = await _org(principal, org)
     await principal.demand(organization.id, *ADMINS, action="settings.wechat_test")
-    channel = runtime.channels["wechat"]
+    channel = runtime.channels.get("wechat")
+    if not isinstance(channel, AccountBound):
+        raise HTTPException(status.HTTP_409_CONFLICT, "this server runs no WeChat channel")
     try:
-        message = await channel.check_account(organization.code)  # type: ignore[attr-defined]
+        message = await channel.check_account(organization.code)
     except ChannelError as error:
         result = {"status": "error", "message": error.message}
     else:
