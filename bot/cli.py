@@ -111,7 +111,7 @@ def serve(
     import uvicorn
 
     from bot.settings import load_settings
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     _configure_logging()
     uvicorn.run(
@@ -133,7 +133,7 @@ def web(
     import uvicorn
 
     from bot.settings import load_settings
-    from bot.web import create_app
+    from bot.web.app import create_app
 
     _configure_logging()
     uvicorn.run(

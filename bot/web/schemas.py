@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from bot.web.inputs import StrictInput
+from bot.web.text_rules import StrictInput
 
 ChannelName = Literal["website", "noticeboard", "wechat"]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
