@@ -37,6 +37,8 @@ user_app = typer.Typer(help="Staff console users (工作台用户).", no_args_is
 app.add_typer(user_app, name="user")
 audit_app = typer.Typer(help="The audit log (审计日志).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+site_app = typer.Typer(help="The built-in static website (网站).", no_args_is_help=True)
+app.add_typer(site_app, name="site")
 
 T = TypeVar("T")
 DEFAULT_CHANNELS = "website,noticeboard"
@@ -614,6 +616,36 @@ def audit_verify() -> None:
 def _broken(message: str) -> typer.Exit:
     typer.secho(message, err=True, fg=typer.colors.RED)
     return typer.Exit(code=1)
+
+
+@site_app.command("rebuild")
+def site_rebuild(
+    org: Annotated[str, typer.Option(help="Only this organization (default: all).")] = "",
+) -> None:
+    """Regenerate the static site from what the database says is published (rarely needed:
+    after a template change, a lost site folder or a restore)."""
+    from bot.site_rebuild import plan_rebuild, static_site
+    from storage import audit
+
+    async def go(settings: Settings) -> str:
+        if settings.cms_url:
+            raise _fail("the website channel publishes to a CMS (cms_url): there is no static site")
+        site = static_site(settings)
+        plan = await plan_rebuild(settings, org or None)
+        for org_code, pubs in plan.items():
+            with typer.progressbar(length=len(pubs), label=org_code) as bar:
+                await site.rebuild(org_code, pubs, progress=lambda _done: bar.update(1))
+        await audit.record(
+            "site.rebuilt",
+            username="cli",
+            target=f"site:{org or '*'}",
+            detail={"organizations": len(plan), "items": sum(map(len, plan.values()))},
+        )
+        return "\n".join(f"{code}: {len(pubs)} items" for code, pubs in plan.items()) or (
+            "no site to rebuild"
+        )
+
+    typer.echo(_run(go))
 
 
 def _configure_logging() -> None:
