@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -115,9 +114,10 @@ def serve(
     from bot.settings import load_settings
     from bot.web.app import create_app
 
-    _configure_logging()
+    settings = load_settings()
+    _configure_logging(settings)
     uvicorn.run(
-        create_app(load_settings()),
+        create_app(settings),
         host=host,
         port=port,
         log_config=None,
@@ -137,9 +137,10 @@ def web(
     from bot.settings import load_settings
     from bot.web.app import create_app
 
-    _configure_logging()
+    settings = load_settings()
+    _configure_logging(settings)
     uvicorn.run(
-        create_app(load_settings(), run_worker=False),
+        create_app(settings, run_worker=False),
         host=host,
         port=port,
         log_config=None,
@@ -154,8 +155,8 @@ def worker() -> None:
     from bot.app import open_runtime
     from bot.settings import load_settings
 
-    _configure_logging()
     settings = load_settings()
+    _configure_logging(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -648,11 +649,10 @@ def site_rebuild(
     typer.echo(_run(go))
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs whole URLs at INFO, and WeChat puts the access_token in the query string.
-    for noisy in ("tortoise", "httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _configure_logging(settings: Settings) -> None:
+    from bot.logs import configure
+
+    configure(settings.log_format)
 
 
 def main() -> None:

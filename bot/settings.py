@@ -10,7 +10,7 @@ import ipaddress
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -28,6 +28,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
     database_url: str = ""  # empty: SQLite file inside data_dir
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with ids
 
     # Dispatcher and retry policy.
     worker_id: str = ""  # empty: hostname:pid

@@ -86,6 +86,14 @@ async def _migrate_once(url: str, config: dict[str, Any]) -> None:
         await conn.close()
 
 
+async def pending_migrations(url: str) -> list[str]:
+    """Names of the migrations this code has and the open database has not applied."""
+    from tortoise.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection(), tortoise_config(url)["apps"])
+    return [f"{step.migration.app_label}.{step.migration.name}" for step in await executor.plan()]
+
+
 _MIGRATION_LOCK = 0x67_6F_6E_67  # "gong": any constant shared by all Gongkai processes
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry
 
 from bot import console
 from bot.app import open_runtime
@@ -19,6 +20,8 @@ from bot.web.api import router as api_router
 from bot.web.deliveries import router as deliveries_router
 from bot.web.health import router as health_router
 from bot.web.inputs import RefuseControlText, bounded_ids
+from bot.web.metrics import RequestMetrics, log_path_ids
+from bot.web.metrics import router as metrics_router
 from bot.web.registers import router as registers_router
 from bot.web.reminders import router as reminders_router
 from bot.web.storage_errors import install as install_storage_errors
@@ -45,7 +48,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
         title="Gongkai 公开",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(bounded_ids)],  # ids in paths and queries: 1..2147483647
+        # ids in paths and queries: 1..2147483647; a request's ids go on its log lines
+        dependencies=[Depends(bounded_ids), Depends(log_path_ids)],
         # Open only when api_docs_public; else bot.web.edge serves them behind a token.
         docs_url="/docs" if settings.api_docs_public else None,
         redoc_url="/redoc" if settings.api_docs_public else None,
@@ -59,6 +63,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.include_router(wechat_settings_router)
     app.include_router(wechat_previews_router)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(wechat_callback_router)
     console.install(app, settings)
     edge.install_docs(app, settings)
@@ -67,6 +72,8 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
     app.add_middleware(RefuseControlText)
     app.add_middleware(edge.ForwardedFor, trusted=settings.trusted_proxies)
     app.add_middleware(edge.BodyLimit, limit=settings.max_request_bytes)
+    app.state.metrics_registry = CollectorRegistry()  # one per app: tests build many
+    app.add_middleware(RequestMetrics, registry=app.state.metrics_registry)
     if not settings.cms_url:
         app.mount("/site", StaticFiles(directory=settings.site_dir, html=True), name="site")
 
