@@ -32,7 +32,7 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     pending migrations' names otherwise (a load balancer sends no traffic meanwhile)."""
     try:
         await fetch_all("SELECT 1 AS ok")  # the recorder reads "no table" as "nothing applied"
-        pending = await pending_migrations(runtime.settings.effective_database_url)
+        pending = await pending_migrations()
     except Exception:  # unreachable, or refusing us: not ready either way
         log.warning("readyz: the database did not answer", exc_info=True)
         return JSONResponse(_UNREACHABLE, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
