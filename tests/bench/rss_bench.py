@@ -1,6 +1,7 @@
 """Idle memory: ``gongkai serve`` (web, worker and scheduler, SQLite) against a FastAPI
 hello-world under the same uvicorn, both started as processes in the same run and
-measured (VmRSS) after answering one request and idling for two seconds."""
+measured (VmRSS) after answering one request and idling for two seconds. The database
+is made first by ``gongkai init``, as a server that restarts finds it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import time
 from pathlib import Path
 
 from tests.bench import Figure, verdict
-from tests.bench.processes import GONGKAI, free_port, gongkai_env, rss_bytes, started, wait_http
+from tests.bench.processes import (
+    GONGKAI,
+    free_port,
+    gongkai_env,
+    rss_bytes,
+    run_cli,
+    started,
+    wait_http,
+)
 
 TARGET = 1.8
 HELLO = """
@@ -48,6 +57,7 @@ def main() -> list[Figure]:
         [sys.executable, str(script)], env, f"http://127.0.0.1:{port}/", folder / "log"
     )
     port = free_port()
+    run_cli(env, "init")  # a server restarts on its existing database, migrated before
     serve = _idle_rss(
         [*GONGKAI, "serve", "--port", str(port)],
         env,
