@@ -1,5 +1,5 @@
 """``python -m tests.bench [BENCH ...]``: run the benchmarks (all, or those named); print a
-summary. Benches: worker, site, rss, console, outbox, ledger, wechat."""
+summary. Benches: worker, site, rss, console, soak, outbox, ledger, wechat."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from tests.bench import (
     print_table,
     rss_bench,
     site_bench,
+    soak,
     wechat_bench,
     worker_bench,
 )
 
-BENCHES = ("worker", "site", "rss", "console", "outbox", "ledger", "wechat")
+BENCHES = ("worker", "site", "rss", "console", "soak", "outbox", "ledger", "wechat")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--site-items", type=int, default=1000, help="site bench: the item measured (1000)"
+    )
+    parser.add_argument(
+        "--soak-items", type=int, default=500, help="soak items, two deliveries each (500)"
     )
     parser.add_argument(
         "--console-seconds", type=float, default=30, help="console bench: seconds of load (30)"
@@ -85,6 +89,11 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             seconds=args.console_seconds,
             postgres=not args.skip_postgres,
         )
+    if "soak" in chosen:
+        if args.skip_postgres:
+            print("\nsoak skipped: it needs PostgreSQL")
+        else:
+            figures += await asyncio.to_thread(soak.main, args.soak_items)
     if "outbox" in chosen:
         figures += await outbox_bench.main(
             args.items, args.concurrency, postgres=not args.skip_postgres
