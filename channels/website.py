@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -40,14 +39,13 @@ from channels.base import (
     TemporaryError,
     Withdrawal,
 )
+from channels.site_lists import UNCATEGORIZED, ListRenderer, remove_lists
 from channels.site_pages import PAGE_SIZE, Entry, SitePages, list_keys
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-FEED_SIZE = 50
-UNCATEGORIZED = "未分类"
 _ORG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CONFIG_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR})
@@ -113,23 +111,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _year(entry: Entry) -> int:
-    return int(str(entry["publish_date"])[:4])
-
-
 def _category(pub: Publishable) -> str:
     return pub.category.strip() or UNCATEGORIZED
-
-
-def _newest_first(entries: list[Entry]) -> list[Entry]:
-    return sorted(entries, key=lambda e: (e["publish_date"], e["lineage_id"]), reverse=True)
-
-
-def _by_year(entries: list[Entry]) -> list[tuple[int, list[Entry]]]:
-    groups: dict[int, list[Entry]] = {}
-    for entry in _newest_first(entries):
-        groups.setdefault(_year(entry), []).append(entry)
-    return sorted(groups.items(), reverse=True)
 
 
 class StaticWebsite:
@@ -160,6 +143,7 @@ class StaticWebsite:
             lstrip_blocks=True,
         )
         self._env.filters["xmltext"] = lambda text: _XML_ILLEGAL.sub("", str(text))
+        self._lists = ListRenderer(self._env, base_url=self._base_url, write=write_atomic)
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         """Render the item page in memory and return its site-relative path and digest."""
@@ -292,7 +276,7 @@ class StaticWebsite:
             self._place(pages, entry)
         pages.meta["updated"] = manifest.get("updated", _now())
         pages.save()
-        self.render_all(org_dir, pages)
+        self._lists.render_all(org_dir, pages)
         os.replace(state / "manifest.json", state / "manifest.json.converted")
 
     def _place(self, pages: SitePages, entry: Entry) -> None:
@@ -322,7 +306,7 @@ class StaticWebsite:
         state = self._state_for(org_dir)
         with _locked(state / "site.lock"):
             SitePages.reset(state)
-            _remove_lists(org_dir)
+            remove_lists(org_dir)
             pages = SitePages(state, write=write_atomic, page_size=self._page_size)
             public = {pub.lineage_id for pub in pubs}
             for done, pub in enumerate(pubs, 1):
@@ -333,7 +317,7 @@ class StaticWebsite:
             self._forget_unlisted(org_dir, pages, public)
             pages.meta["updated"] = _now()
             pages.save()
-            self.render_all(org_dir, pages)
+            self._lists.render_all(org_dir, pages)
 
     def _forget_unlisted(self, org_dir: Path, pages: SitePages, public: set[int]) -> None:
         """Delete the pages of items no longer public and mark their entries withdrawn (so a
@@ -366,94 +350,4 @@ class StaticWebsite:
         """Persist the touched pages, then rewrite them, their lists' first pages and the feed."""
         pages.meta["updated"] = max(str(pages.meta["updated"]), updated)
         pages.save()
-        for key, number in sorted(pages.touched):
-            self._write_page(org_dir, pages, key, number)
-        for key in sorted({key for key, _ in pages.touched}):
-            self._write_list_index(org_dir, pages, key)
-        self._write_feed(org_dir, pages)
-
-    def render_all(self, org_dir: Path, pages: SitePages) -> None:
-        """Write every page of every list (a full rebuild)."""
-        for key, number in pages.walk():
-            self._write_page(org_dir, pages, key, number)
-        for key in pages.list_names():
-            self._write_list_index(org_dir, pages, key)
-        self._write_feed(org_dir, pages)
-
-    def _write_page(self, org_dir: Path, pages: SitePages, key: str, number: int) -> None:
-        """Page ``number`` of a list: its own entries only, so it never depends on newer ones."""
-        front, pages_dir = _list_place(key)
-        root = "../" * (pages_dir.count("/") + 1)
-        self._write(
-            org_dir / pages_dir / f"{number}.html",
-            "site_index.html",
-            **self._list_context(pages, key, f"（第{number}页）"),
-            root=root,
-            groups=_by_year(list(pages.page(key, number).values())),
-            older=f"{number - 1}.html" if number > 1 else "",
-            latest=root + front,
-            years=[],
-            categories=[],
-        )
-
-    def _write_list_index(self, org_dir: Path, pages: SitePages, key: str) -> None:
-        """A list's front page: its newest two pages (never fewer than a page of entries)."""
-        front, pages_dir = _list_place(key)
-        root = "../" * front.count("/")
-        last = pages.last_page(key)
-        shown = [e for n in (last, last - 1) if n >= 1 for e in pages.page(key, n).values()]
-        years = sorted((int(k[1:]) for k in pages.list_names() if k.startswith("y")), reverse=True)
-        categories = sorted((name, slug) for slug, name in pages.meta["categories"].items())
-        self._write(
-            org_dir / front,
-            "site_index.html",
-            **self._list_context(pages, key, ""),
-            root=root,
-            groups=_by_year(shown),
-            older=f"{root}{pages_dir}/{last - 2}.html" if last > 2 else "",
-            latest="",
-            years=years if key == "all" else [],
-            categories=categories if key == "all" else [],
-        )
-
-    def _list_context(self, pages: SitePages, key: str, suffix: str) -> dict[str, Any]:
-        org_name = str(pages.meta["org_name"])
-        if key == "all":
-            heading = f"{org_name} 政府信息公开"
-        elif key.startswith("y"):
-            heading = f"{key[1:]}年"
-        else:
-            heading = str(pages.meta["categories"].get(key[1:], UNCATEGORIZED))
-        return {"org_name": org_name, "heading": heading + suffix}
-
-    def _write_feed(self, org_dir: Path, pages: SitePages) -> None:
-        self._write(
-            org_dir / "atom.xml",
-            "atom.xml",
-            org_url=f"{self._base_url}/{org_dir.name}",
-            org_name=str(pages.meta["org_name"]),
-            updated=pages.meta["updated"] or _now(),
-            entries=pages.newest("all", FEED_SIZE),
-        )
-
-    def _write(self, path: Path, template: str, **context: Any) -> None:
-        text = self._env.get_template(template).render(**context)
-        write_atomic(path, text.encode("utf-8"))
-
-
-def _remove_lists(org_dir: Path) -> None:
-    """Delete every list page of an organization (not its item pages) before a rebuild."""
-    if not org_dir.is_dir():
-        return
-    for child in org_dir.iterdir():
-        if child.is_dir() and (child.name.isdigit() or child.name in ("page", "category")):
-            shutil.rmtree(child)
-
-
-def _list_place(key: str) -> tuple[str, str]:
-    """A list's front page and the folder of its numbered pages, both under the org folder."""
-    if key == "all":
-        return "index.html", "page"
-    if key.startswith("y"):
-        return f"{key[1:]}/index.html", f"{key[1:]}/page"
-    return f"category/{key[1:]}.html", f"category/{key[1:]}/page"
+        self._lists.render_touched(org_dir, pages)
