@@ -1,5 +1,5 @@
 """``python -m tests.bench [BENCH ...]``: run the benchmarks (all, or those named); print a
-summary. Benches: worker, site, rss, console, soak, outbox, ledger, wechat."""
+summary. Benches: worker, site, rss, console, soak, scale, outbox, ledger, wechat."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ from tests.bench import (
     outbox_bench,
     print_table,
     rss_bench,
+    scale_bench,
     site_bench,
     soak,
     wechat_bench,
     worker_bench,
 )
 
-BENCHES = ("worker", "site", "rss", "console", "soak", "outbox", "ledger", "wechat")
+BENCHES = ("worker", "site", "rss", "console", "soak", "scale", "outbox", "ledger", "wechat")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,6 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--site-items", type=int, default=1000, help="site bench: the item measured (1000)"
+    )
+    parser.add_argument(
+        "--scale-rows", type=int, default=1_000_000, help="scale: ledger rows (1 M; issue: 10 M)"
     )
     parser.add_argument(
         "--soak-items", type=int, default=500, help="soak items, two deliveries each (500)"
@@ -94,6 +98,8 @@ async def run(args: argparse.Namespace) -> list[Figure]:
             print("\nsoak skipped: it needs PostgreSQL")
         else:
             figures += await asyncio.to_thread(soak.main, args.soak_items)
+    if "scale" in chosen and not args.skip_postgres:
+        figures += await asyncio.to_thread(scale_bench.main, args.scale_rows)
     if "outbox" in chosen:
         figures += await outbox_bench.main(
             args.items, args.concurrency, postgres=not args.skip_postgres
