@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -37,6 +36,8 @@ user_app = typer.Typer(help="Staff console users (工作台用户).", no_args_is
 app.add_typer(user_app, name="user")
 audit_app = typer.Typer(help="The audit log (审计日志).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+site_app = typer.Typer(help="The built-in static website (网站).", no_args_is_help=True)
+app.add_typer(site_app, name="site")
 
 T = TypeVar("T")
 
@@ -110,11 +111,12 @@ def serve(
     import uvicorn
 
     from bot.settings import load_settings
-    from bot.web import create_app
+    from bot.web.app import create_app
 
-    _configure_logging()
+    settings = load_settings()
+    _configure_logging(settings)
     uvicorn.run(
-        create_app(load_settings()),
+        create_app(settings),
         host=host,
         port=port,
         log_config=None,
@@ -132,11 +134,12 @@ def web(
     import uvicorn
 
     from bot.settings import load_settings
-    from bot.web import create_app
+    from bot.web.app import create_app
 
-    _configure_logging()
+    settings = load_settings()
+    _configure_logging(settings)
     uvicorn.run(
-        create_app(load_settings(), run_worker=False),
+        create_app(settings, run_worker=False),
         host=host,
         port=port,
         log_config=None,
@@ -151,8 +154,8 @@ def worker() -> None:
     from bot.app import open_runtime
     from bot.settings import load_settings
 
-    _configure_logging()
     settings = load_settings()
+    _configure_logging(settings)
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -631,11 +634,40 @@ def _broken(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs whole URLs at INFO, and WeChat puts the access_token in the query string.
-    for noisy in ("tortoise", "httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+@site_app.command("rebuild")
+def site_rebuild(
+    org: Annotated[str, typer.Option(help="Only this organization (default: all).")] = "",
+) -> None:
+    """Regenerate the static site from what the database says is published (rarely needed:
+    after a template change, a lost site folder or a restore)."""
+    from bot.site_rebuild import plan_rebuild, static_site
+    from storage import audit
+
+    async def go(settings: Settings) -> str:
+        if settings.cms_url:
+            raise _fail("the website channel publishes to a CMS (cms_url): there is no static site")
+        site = static_site(settings)
+        plan = await plan_rebuild(settings, org or None)
+        for org_code, pubs in plan.items():
+            with typer.progressbar(length=len(pubs), label=org_code) as bar:
+                await site.rebuild(org_code, pubs, progress=lambda _done: bar.update(1))
+        await audit.record(
+            "site.rebuilt",
+            username="cli",
+            target=f"site:{org or '*'}",
+            detail={"organizations": len(plan), "items": sum(map(len, plan.values()))},
+        )
+        return "\n".join(f"{code}: {len(pubs)} items" for code, pubs in plan.items()) or (
+            "no site to rebuild"
+        )
+
+    typer.echo(_run(go))
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot.logs import configure
+
+    configure(settings.log_format)
 
 
 def main() -> None:

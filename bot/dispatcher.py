@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
+from bot.logs import bind_ids
 from channels.base import (
     Batchable,
     Channel,
@@ -315,6 +316,7 @@ class Dispatcher:
         raise TimeoutError("deliveries still due after the timeout")
 
     async def _guarded_batch(self, delivery_ids: list[int], token: str) -> None:
+        bind_ids(delivery=",".join(map(str, delivery_ids)))  # this task's log lines
         try:
             await self.run_batch(delivery_ids, token)
         except outbox.TransitionRefused as exc:
@@ -393,6 +395,7 @@ class Dispatcher:
         return True
 
     async def _guarded_run(self, delivery: Delivery, token: str) -> None:
+        bind_ids(item=delivery.item_id, delivery=delivery.id)  # this task's log lines
         try:
             await self.run_one(delivery, token)
         except outbox.TransitionRefused as exc:

@@ -10,7 +10,7 @@ import ipaddress
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -28,6 +28,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path.cwd() / "data")
     database_url: str = ""  # empty: SQLite file inside data_dir
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with ids
+    # Files workers write and the web process serves (the static site, its page state, the
+    # print queue); on several machines, one folder every node mounts. Empty: data_dir.
+    shared_dir: str = ""
 
     # Dispatcher and retry policy.
     worker_id: str = ""  # empty: hostname:pid
@@ -160,11 +164,15 @@ class Settings(BaseSettings):
 
     @property
     def site_dir(self) -> Path:
-        return self.data_dir / "site"
+        return self._files_dir / "site"
 
     @property
     def print_queue_dir(self) -> Path:
-        return self.data_dir / "printqueue"
+        return self._files_dir / "printqueue"
+
+    @property
+    def _files_dir(self) -> Path:
+        return Path(self.shared_dir) if self.shared_dir else self.data_dir
 
     def effective_worker_id(self) -> str:
         return self.worker_id or f"{os.uname().nodename}:{os.getpid()}"

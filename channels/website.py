@@ -1,10 +1,14 @@
 """The built-in static website: the 政府信息公开 column as plain HTML files and an Atom feed.
 
-Layout under ``site_dir/<org_code>/``: ``items/<lineage_id>.html``, ``index.html``,
-``<year>/index.html``, ``category/<slug>.html`` and ``atom.xml``. Indexes are rendered
-from ``state_dir/<org_code>/manifest.json`` (outside the public tree: it remembers
-withdrawn items), which is changed only under an exclusive ``flock`` because several
-worker processes may publish for the same organization at once.
+Layout under ``site_dir/<org_code>/``: ``items/<lineage_id>.html``; three kinds of list,
+each a front page showing its newest two pages and numbered pages of ``PAGE_SIZE``
+entries: ``index.html`` + ``page/N.html`` (everything), ``<year>/index.html`` +
+``<year>/page/N.html``, ``category/<slug>.html`` + ``category/<slug>/page/N.html``; and
+``atom.xml`` (the newest ``FEED_SIZE``). A publication rewrites its item page, one
+numbered page and the front page of each of its three lists, and the feed: the same work
+for the 1,000th item as for the 20th (see ``channels.site_pages``). ``rebuild``
+regenerates a whole site. The page state is changed only under an exclusive ``flock``
+because several worker processes may publish for the same organization at once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
@@ -35,14 +39,13 @@ from channels.base import (
     TemporaryError,
     Withdrawal,
 )
+from channels.site_lists import UNCATEGORIZED, ListRenderer, remove_lists
+from channels.site_pages import PAGE_SIZE, Entry, SitePages, list_keys
 
 P = ParamSpec("P")
 T = TypeVar("T")
-Entry = dict[str, Any]
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
-FEED_SIZE = 50
-UNCATEGORIZED = "未分类"
 _ORG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CONFIG_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR})
@@ -104,44 +107,12 @@ def _locked(lock_path: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _load_manifest(path: Path) -> dict[str, Any]:
-    """Read an organization's manifest, or an empty one if the site is new."""
-    try:
-        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return {"org_name": "", "updated": _now(), "entries": {}}
-    except ValueError as exc:
-        raise ConfigurationError(f"网站清单文件损坏，请检查 {path}") from exc
-    return data
-
-
-def _dump(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _year(entry: Entry) -> int:
-    return int(str(entry["publish_date"])[:4])
-
-
 def _category(pub: Publishable) -> str:
     return pub.category.strip() or UNCATEGORIZED
-
-
-def _live(manifest: Mapping[str, Any]) -> list[Entry]:
-    """Return the entries still public, newest first."""
-    entries = [e for e in manifest["entries"].values() if not e["withdrawn"]]
-    return sorted(entries, key=lambda e: (e["publish_date"], e["lineage_id"]), reverse=True)
-
-
-def _by_year(entries: list[Entry]) -> list[tuple[int, list[Entry]]]:
-    groups: dict[int, list[Entry]] = {}
-    for entry in entries:
-        groups.setdefault(_year(entry), []).append(entry)
-    return sorted(groups.items(), reverse=True)
 
 
 class StaticWebsite:
@@ -151,8 +122,16 @@ class StaticWebsite:
     commit_repeatable: bool = True
     polls_confirmation: bool = False  # a written file is public at once
 
-    def __init__(self, site_dir: Path, *, base_url: str, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        site_dir: Path,
+        *,
+        base_url: str,
+        state_dir: Path | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self._site_dir = Path(site_dir)
+        self._page_size = page_size
         # The manifest keeps withdrawn titles: it lives outside the public tree.
         self._state_dir = Path(state_dir) if state_dir else self._site_dir.parent / "site-state"
         self._base_url = base_url.rstrip("/")
@@ -164,6 +143,7 @@ class StaticWebsite:
             lstrip_blocks=True,
         )
         self._env.filters["xmltext"] = lambda text: _XML_ILLEGAL.sub("", str(text))
+        self._lists = ListRenderer(self._env, base_url=self._base_url, write=write_atomic)
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
         """Render the item page in memory and return its site-relative path and digest."""
@@ -236,23 +216,25 @@ class StaticWebsite:
     def _commit_locked(self, pub: Publishable, page: bytes) -> None:
         org_dir = self._org_dir(pub.org_code)
         with _locked(self._state_for(org_dir) / "site.lock"):
-            manifest = _load_manifest(self._state_for(org_dir) / "manifest.json")
-            old: Entry | None = manifest["entries"].get(str(pub.lineage_id))
+            pages = self._pages(org_dir)
+            old = pages.entry(pub.lineage_id)
             if old is not None and old["revision"] > pub.revision:
                 if old["withdrawn"]:
                     raise PermanentError(f"该信息的第{old['revision']}版已撤回，不再发布旧版本")
                 return  # a newer revision is already public; this one must not replace it
             write_atomic(org_dir / "items" / f"{pub.lineage_id}.html", page)
             entry = self._entry(pub, old)
-            manifest["entries"][str(pub.lineage_id)] = entry
-            manifest["org_name"] = pub.org_name
-            self._save_and_render(org_dir, manifest, [e for e in (old, entry) if e])
+            keep = old if old is not None and not old["withdrawn"] else None
+            pages.place(entry, list_keys(entry, category_slug(entry["category"])), keep)
+            pages.meta["categories"][category_slug(entry["category"])] = entry["category"]
+            pages.meta["org_name"] = pub.org_name
+            self._save_and_render(org_dir, pages, entry["updated"])
 
     def _withdraw_locked(self, pub: Publishable) -> Withdrawal:
         org_dir = self._org_dir(pub.org_code)
         with _locked(self._state_for(org_dir) / "site.lock"):
-            manifest = _load_manifest(self._state_for(org_dir) / "manifest.json")
-            entry: Entry | None = manifest["entries"].get(str(pub.lineage_id))
+            pages = self._pages(org_dir)
+            entry = pages.entry(pub.lineage_id)
             if entry is not None and entry["revision"] > pub.revision and not entry["withdrawn"]:
                 return Withdrawal(
                     undone=[f"网站上的旧版本已被第{entry['revision']}版替换，页面保留"]
@@ -263,7 +245,8 @@ class StaticWebsite:
             if entry is None or entry["withdrawn"]:
                 return Withdrawal(undone=["网站上已没有这条信息，无需撤下"])
             entry.update(withdrawn=True, updated=_now())
-            self._save_and_render(org_dir, manifest, [entry])
+            pages.remove(entry)
+            self._save_and_render(org_dir, pages, entry["updated"])
         return Withdrawal(
             undone=[
                 f"已删除网站页面 {self._relative_path(pub)}，并从目录、年度页、分类页和订阅源中移除"
@@ -275,6 +258,78 @@ class StaticWebsite:
         state = self._state_dir / org_dir.name
         state.mkdir(parents=True, exist_ok=True)
         return state
+
+    def _pages(self, org_dir: Path) -> SitePages:
+        state = self._state_for(org_dir)
+        if not (state / "meta.json").exists() and (state / "manifest.json").exists():
+            self._convert_manifest(org_dir, state)
+        return SitePages(state, write=write_atomic, page_size=self._page_size)
+
+    def _convert_manifest(self, org_dir: Path, state: Path) -> None:
+        """Move a site written before pagination (one manifest of every entry) to pages."""
+        manifest = json.loads((state / "manifest.json").read_text("utf-8"))
+        pages = SitePages(state, write=write_atomic, page_size=self._page_size)
+        pages.meta["org_name"] = manifest.get("org_name", "")
+        for entry in sorted(
+            manifest["entries"].values(), key=lambda e: (e["publish_date"], e["lineage_id"])
+        ):
+            self._place(pages, entry)
+        pages.meta["updated"] = manifest.get("updated", _now())
+        pages.save()
+        self._lists.render_all(org_dir, pages)
+        os.replace(state / "manifest.json", state / "manifest.json.converted")
+
+    def _place(self, pages: SitePages, entry: Entry) -> None:
+        """Give a new (or withdrawn) entry fresh slots on its lists; record its category."""
+        if entry["withdrawn"]:
+            pages.remove(entry)
+            return
+        slug = category_slug(entry["category"])
+        pages.place(entry, list_keys(entry, slug), None)
+        pages.meta["categories"][slug] = entry["category"]
+
+    async def rebuild(
+        self,
+        org_code: str,
+        pubs: Sequence[Publishable],
+        *,
+        progress: Callable[[int], None] = lambda _done: None,
+    ) -> None:
+        """Regenerate one organization's site from ``pubs`` (all that is public, oldest first);
+        item pages not among them are removed. Publications wait for the lock meanwhile."""
+        await self._in_thread("重建网站", self._rebuild_locked, org_code, pubs, progress)
+
+    def _rebuild_locked(
+        self, org_code: str, pubs: Sequence[Publishable], progress: Callable[[int], None]
+    ) -> None:
+        org_dir = self._org_dir(org_code)
+        state = self._state_for(org_dir)
+        with _locked(state / "site.lock"):
+            SitePages.reset(state)
+            remove_lists(org_dir)
+            pages = SitePages(state, write=write_atomic, page_size=self._page_size)
+            public = {pub.lineage_id for pub in pubs}
+            for done, pub in enumerate(pubs, 1):
+                write_atomic(org_dir / "items" / f"{pub.lineage_id}.html", self._render_item(pub))
+                self._place(pages, self._entry(pub, None))
+                pages.meta["org_name"] = pub.org_name
+                progress(done)
+            self._forget_unlisted(org_dir, pages, public)
+            pages.meta["updated"] = _now()
+            pages.save()
+            self._lists.render_all(org_dir, pages)
+
+    def _forget_unlisted(self, org_dir: Path, pages: SitePages, public: set[int]) -> None:
+        """Delete the pages of items no longer public and mark their entries withdrawn (so a
+        late commit of an older revision cannot bring them back)."""
+        for page in (org_dir / "items").glob("*.html"):
+            if page.stem.isdigit() and int(page.stem) not in public:
+                page.unlink()
+        for lineage_id in pages.entry_ids():
+            entry = pages.entry(lineage_id)
+            if lineage_id not in public and entry is not None and not entry["withdrawn"]:
+                entry.update(withdrawn=True, updated=_now(), slots={})  # lists were reset
+                pages.remove(entry)
 
     def _entry(self, pub: Publishable, old: Entry | None) -> Entry:
         same = old is not None and old["revision"] == pub.revision and not old["withdrawn"]
@@ -291,56 +346,8 @@ class StaticWebsite:
             "updated": old["updated"] if same and old else _now(),
         }
 
-    def _save_and_render(
-        self, org_dir: Path, manifest: dict[str, Any], touched: list[Entry]
-    ) -> None:
-        """Persist the manifest, then rewrite only the index pages the touched entries are on."""
-        manifest["updated"] = max(manifest["updated"], *(e["updated"] for e in touched))
-        write_atomic(self._state_for(org_dir) / "manifest.json", _dump(manifest))
-        live = _live(manifest)
-        org_name = str(manifest["org_name"])
-        self._write(
-            org_dir / "index.html",
-            "site_index.html",
-            org_name=org_name,
-            heading=f"{org_name} 政府信息公开",
-            root="",
-            groups=_by_year(live),
-            years=[year for year, _ in _by_year(live)],
-            categories=[
-                (name, category_slug(name)) for name in sorted({e["category"] for e in live})
-            ],
-        )
-        for year in {_year(e) for e in touched}:
-            chosen = [e for e in live if _year(e) == year]
-            self._write_sublist(org_dir / str(year) / "index.html", org_name, f"{year}年", chosen)
-        for name in {e["category"] for e in touched}:
-            chosen = [e for e in live if e["category"] == name]
-            path = org_dir / "category" / f"{category_slug(name)}.html"
-            self._write_sublist(path, org_name, name, chosen)
-        org_url = f"{self._base_url}/{org_dir.name}"
-        self._write(
-            org_dir / "atom.xml",
-            "atom.xml",
-            org_url=org_url,
-            org_name=org_name,
-            updated=manifest["updated"],
-            entries=live[:FEED_SIZE],
-        )
-
-    def _write_sublist(self, path: Path, org_name: str, heading: str, entries: list[Entry]) -> None:
-        """Write a year or category page, which sits one directory below the org index."""
-        self._write(
-            path,
-            "site_index.html",
-            org_name=org_name,
-            heading=heading,
-            root="../",
-            groups=_by_year(entries),
-            years=[],
-            categories=[],
-        )
-
-    def _write(self, path: Path, template: str, **context: Any) -> None:
-        text = self._env.get_template(template).render(**context)
-        write_atomic(path, text.encode("utf-8"))
+    def _save_and_render(self, org_dir: Path, pages: SitePages, updated: str) -> None:
+        """Persist the touched pages, then rewrite them, their lists' first pages and the feed."""
+        pages.meta["updated"] = max(str(pages.meta["updated"]), updated)
+        pages.save()
+        self._lists.render_touched(org_dir, pages)

@@ -13,8 +13,8 @@ from typing import Any
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.models import Model
 
+from storage.model_base import Model
 from storage.models import Organization
 
 ROLES = ("editor", "reviewer", "admin")

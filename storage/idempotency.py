@@ -18,8 +18,9 @@ from typing import Any
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.models import Model
 from tortoise.transactions import in_transaction
+
+from storage.model_base import Model
 
 LIFETIME = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255

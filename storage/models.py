@@ -7,7 +7,8 @@ Timestamps are aware UTC. Business dates (the ledger's local_date, an item's
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
+
+from storage.model_base import Model
 
 
 class Organization(Model):

@@ -8,8 +8,8 @@ outcomes are the row keys of bot.annual.figures.TABLE3_ROWS. Money is Decimal:
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
 
+from storage.model_base import Model
 from storage.models import Organization
 
 APPLICATION_CHANNELS = ("当面", "网络", "信函", "传真", "其他")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tortoise import fields
-from tortoise.models import Model
 
+from storage.model_base import Model
 from storage.models import Organization
 
 

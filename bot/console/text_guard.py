@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from fastapi import Request
 
 from bot.console.auth import ConsoleError
-from bot.web.inputs import FORBIDDEN
+from bot.web.text_rules import FORBIDDEN
 
 __all__ = ["field_errors", "guard_form", "problem_message"]
 

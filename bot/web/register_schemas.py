@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from bot.annual.figures import RESULT_ROWS
-from bot.web.inputs import StrictInput
+from bot.web.text_rules import StrictInput
 from storage.ledger import local_today
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from bot.web.inputs import StrictInput
+from bot.web.text_rules import StrictInput
 from channels.registry import CHANNEL_NAMES, DEFAULT_CHANNELS
 
 if TYPE_CHECKING:

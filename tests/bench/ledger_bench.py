@@ -59,8 +59,8 @@ WIDE_INDEX_SQL = (
 # revisions share a lineage. Each item has two deliveries, both published, on one of
 # three channel pairs; delivery and publication ids are 2g-1 and 2g.
 FILL_SQL = """
-INSERT INTO organization (id, code, name, area_word, created_at)
-SELECT o, 'org' || o, '第' || o || '乡人民政府', '', now()
+INSERT INTO organization (id, code, name, area_word, first_report_year, created_at)
+SELECT o, 'org' || o, '第' || o || '乡人民政府', '', 2008, now()
 FROM generate_series(1, $orgs) AS o;
 
 INSERT INTO item (id, organization_id, index_no, lineage_id, revision, supersedes_id, title,
@@ -90,9 +90,9 @@ SELECT 2 * i.id - 1 + s, i.id, (ARRAY['website', 'wechat', 'noticeboard'])[1 + (
 FROM item AS i CROSS JOIN generate_series(0, 1) AS s;
 
 INSERT INTO publication (id, organization_id, item_id, lineage_id, delivery_id, channel,
-                         normative, local_date, published_at)
+                         normative, local_date, published_at, imported)
 SELECT d.id, i.organization_id, i.id, i.lineage_id, d.id, d.channel, i.normative,
-       (d.published_at AT TIME ZONE 'Asia/Shanghai')::date, d.published_at
+       (d.published_at AT TIME ZONE 'Asia/Shanghai')::date, d.published_at, false
 FROM delivery AS d JOIN item AS i ON i.id = d.item_id;
 
 SELECT setval('organization_id_seq', $orgs);

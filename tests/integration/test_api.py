@@ -101,7 +101,15 @@ def _sample_value(match: re.Match[str]) -> str:
 class TestAccess:
     async def test_every_route_needs_a_token(self, api: Api) -> None:
         """Every route but health, docs and the public site answers 401 without a valid token."""
-        open_paths = {"/", "/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+        open_paths = {
+            "/",
+            "/healthz",
+            "/readyz",
+            "/docs",
+            "/docs/oauth2-redirect",
+            "/redoc",
+            "/openapi.json",
+        }
         checked = 0
         for template, operations in api.app.openapi()["paths"].items():
             if template in open_paths:
@@ -285,7 +293,7 @@ class TestOperations:
         assert health.json()["database"] == "ok"
         assert (await api.client.get("/metrics", headers=api.tiande)).status_code == 403
         metrics = await api.client.get("/metrics", headers=api.admin)
-        assert "gongkai_due_unclaimed 0" in metrics.text
+        assert "gongkai_due_unclaimed 0.0" in metrics.text
 
 
 class TestRevisionsAndRemovals:

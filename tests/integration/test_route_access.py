@@ -73,6 +73,7 @@ def row(
 # organizations and metrics a platform administrator only.
 TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/healthz"): row(PUBLIC, PUBLIC, PUBLIC, PUBLIC),
+    ("GET", "/readyz"): row(PUBLIC, PUBLIC, PUBLIC, PUBLIC),
     ("GET", "/wechat/callback"): row(PUBLIC, PUBLIC, PUBLIC, PUBLIC),
     ("POST", "/wechat/callback"): row(PUBLIC, PUBLIC, PUBLIC, PUBLIC),
     ("GET", "/wechat/callback/{org_code}"): row(PUBLIC, PUBLIC, PUBLIC, PUBLIC),
@@ -308,6 +309,7 @@ DELIVERIES = "/api/v1/deliveries/{id}"
 WECHAT_URL = "/api/v1/orgs/tiande/channels/wechat"
 REQUESTS: dict[tuple[str, str], Build] = {
     ("GET", "/healthz"): _fixed("/healthz"),
+    ("GET", "/readyz"): _fixed("/readyz"),
     ("GET", "/wechat/callback"): _fixed("/wechat/callback"),
     ("POST", "/wechat/callback"): _fixed("/wechat/callback"),
     ("GET", "/wechat/callback/{org_code}"): _fixed("/wechat/callback/tiande"),

@@ -72,10 +72,22 @@ def read(path: Path) -> str:
     return path.read_text("utf-8")
 
 
-def manifest(org_dir: Path) -> dict[str, Any]:
-    state = org_dir.parent.parent / "site-state" / org_dir.name
-    data: dict[str, Any] = json.loads(read(state / "manifest.json"))
+def state_dir(org_dir: Path) -> Path:
+    return org_dir.parent.parent / "site-state" / org_dir.name
+
+
+def meta(org_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(read(state_dir(org_dir) / "meta.json"))
     return data
+
+
+def entry(org_dir: Path, lineage_id: int) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(read(state_dir(org_dir) / "entries" / f"{lineage_id}.json"))
+    return data
+
+
+def entry_ids(org_dir: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (state_dir(org_dir) / "entries").glob("*.json"))
 
 
 def parse_xml(path: Path) -> ET.Element:
@@ -175,7 +187,7 @@ class TestItemPage:
         raw = (org_dir / "items" / "1.html").read_bytes()
         assert "青山镇人民政府".encode() in raw
         assert b"&#" not in raw
-        assert "青山镇人民政府" in manifest(org_dir)["org_name"]
+        assert "青山镇人民政府" in meta(org_dir)["org_name"]
 
 
 class TestWrites:
@@ -218,16 +230,16 @@ class TestWrites:
         before = snapshot(org_dir)
         second = await publish(site, pub)
         assert first == second
-        assert list(manifest(org_dir)["entries"]) == ["1"]
+        assert entry_ids(org_dir) == [1]
         assert snapshot(org_dir) == before
 
     async def test_newer_revision_overwrites(self, site: StaticWebsite, org_dir: Path) -> None:
-        """A newer revision of the same lineage replaces the page and the manifest entry."""
+        """A newer revision of the same lineage replaces the page and the stored entry."""
         await publish(site, make_pub(revision=1))
         await publish(site, make_pub(revision=2, title="修订后的通知"))
         assert "修订后的通知" in read(org_dir / "items" / "1.html")
-        entry = manifest(org_dir)["entries"]["1"]
-        assert (entry["revision"], entry["title"]) == (2, "修订后的通知")
+        stored = entry(org_dir, 1)
+        assert (stored["revision"], stored["title"]) == (2, "修订后的通知")
 
     async def test_older_revision_does_not_overwrite(
         self, site: StaticWebsite, org_dir: Path
@@ -237,15 +249,15 @@ class TestWrites:
         committed = await publish(site, make_pub(revision=2, title="第二版"))
         assert committed.url == f"{BASE_URL}/xz001/items/1.html"
         assert "第三版" in read(org_dir / "items" / "1.html")
-        assert manifest(org_dir)["entries"]["1"]["revision"] == 3
+        assert entry(org_dir, 1)["revision"] == 3
 
-    async def test_concurrent_commits_all_reach_the_manifest(self, tmp_path: Path) -> None:
-        """Commits racing from separate channel instances all land in the manifest and index."""
+    async def test_concurrent_commits_all_reach_the_state(self, tmp_path: Path) -> None:
+        """Commits racing from separate channel instances all land in the state and index."""
         sites = [StaticWebsite(tmp_path / "site", base_url=BASE_URL) for _ in range(4)]
         pubs = [make_pub(n) for n in range(1, 21)]
         await asyncio.gather(*(publish(sites[n % 4], pub) for n, pub in enumerate(pubs)))
         org_dir = tmp_path / "site" / "xz001"
-        assert sorted(map(int, manifest(org_dir)["entries"])) == list(range(1, 21))
+        assert entry_ids(org_dir) == list(range(1, 21))
         index = read(org_dir / "index.html")
         assert all(f'href="items/{n}.html"' in index for n in range(1, 21))
 
@@ -306,7 +318,7 @@ class TestWithdraw:
         await publish(site, make_pub(2))
         withdrawal = await site.withdraw(make_pub(1))
         assert not (org_dir / "items" / "1.html").exists()
-        assert manifest(org_dir)["entries"]["1"]["withdrawn"] is True
+        assert entry(org_dir, 1)["withdrawn"] is True
         slug = category_slug("农业、林业、水利")
         for page in ["index.html", "2024/index.html", f"category/{slug}.html", "atom.xml"]:
             assert "items/1.html" not in read(org_dir / page)
@@ -386,10 +398,179 @@ class TestPrivacy:
     async def test_nothing_private_is_in_the_public_tree(
         self, site: StaticWebsite, org_dir: Path
     ) -> None:
-        """The manifest and lock file live outside the served folder."""
+        """The page state and lock file live outside the served folder."""
         pub = make_pub()
         await publish(site, pub)
         await site.withdraw(pub)
         public = {p.name for p in org_dir.rglob("*")}
-        assert "manifest.json" not in public
+        assert "meta.json" not in public
+        assert not any(name.endswith(".json") for name in public)
         assert not any(name.startswith(".") for name in public)
+
+
+def broken_links(org_dir: Path) -> list[str]:
+    """Every relative href in the org's HTML pages whose target file does not exist."""
+    broken = []
+    for page in org_dir.rglob("*.html"):
+        for href in re.findall(r'href="([^"#]+)"', read(page)):
+            if "://" in href:
+                continue
+            target = (page.parent / href).resolve()
+            if not target.is_file():
+                broken.append(f"{page.relative_to(org_dir)} -> {href}")
+    return broken
+
+
+def listed(page: Path) -> set[int]:
+    """The item ids a list page links to."""
+    return {int(n) for n in re.findall(r'href="(?:\.\./)*items/(\d+)\.html"', read(page))}
+
+
+def changed(before: dict[Path, bytes], after: dict[Path, bytes], root: Path) -> set[str]:
+    return {
+        str(p.relative_to(root))
+        for p in before.keys() | after.keys()
+        if before.get(p) != after.get(p)
+    }
+
+
+class TestPagination:
+    """With pages of 5, 13 items fill pages 1 and 2 and start page 3 of every list."""
+
+    @pytest.fixture
+    async def big_site(self, tmp_path: Path) -> StaticWebsite:
+        site = StaticWebsite(tmp_path / "site", base_url=BASE_URL, page_size=5)
+        for n in range(1, 14):
+            await publish(site, make_pub(n, publish_date=dt.date(2024, 1, 1) + dt.timedelta(n)))
+        return site
+
+    async def test_front_page_shows_the_newest_two_pages_and_links_to_older(
+        self, big_site: StaticWebsite, org_dir: Path
+    ) -> None:
+        """index.html lists items 6-13 and links to page 1, which lists items 1-5."""
+        assert listed(org_dir / "index.html") == set(range(6, 14))
+        assert 'href="page/1.html"' in read(org_dir / "index.html")
+        assert listed(org_dir / "page" / "1.html") == set(range(1, 6))
+        assert listed(org_dir / "page" / "3.html") == set(range(11, 14))
+        slug = category_slug("农业、林业、水利")
+        assert listed(org_dir / "2024" / "page" / "1.html") == set(range(1, 6))
+        assert listed(org_dir / "category" / slug / "page" / "2.html") == set(range(6, 11))
+        assert f'href="../category/{slug}/page/1.html"' in read(
+            org_dir / "category" / f"{slug}.html"
+        )
+        assert broken_links(org_dir) == []
+
+    async def test_the_next_item_rewrites_only_its_own_pages(
+        self, big_site: StaticWebsite, org_dir: Path, tmp_path: Path
+    ) -> None:
+        """Item 14 writes its page, page 3 and the front page of each list, and the feed."""
+        before = snapshot(tmp_path / "site")
+        await publish(big_site, make_pub(14, publish_date=dt.date(2024, 6, 1)))
+        slug = category_slug("农业、林业、水利")
+        assert changed(before, snapshot(tmp_path / "site"), org_dir) == {
+            "items/14.html",
+            "index.html",
+            "page/3.html",
+            "2024/index.html",
+            "2024/page/3.html",
+            f"category/{slug}.html",
+            f"category/{slug}/page/3.html",
+            "atom.xml",
+        }
+
+    async def test_withdrawing_an_old_item_rewrites_only_its_pages(
+        self, big_site: StaticWebsite, org_dir: Path, tmp_path: Path
+    ) -> None:
+        """Withdrawing item 5 removes it from page 1 of each list (and the feed, which holds
+        all 13); no other list page changes."""
+        before = snapshot(tmp_path / "site")
+        await big_site.withdraw(make_pub(5))
+        slug = category_slug("农业、林业、水利")
+        assert changed(before, snapshot(tmp_path / "site"), org_dir) == {
+            "items/5.html",
+            "atom.xml",
+            "page/1.html",
+            "2024/page/1.html",
+            f"category/{slug}/page/1.html",
+        }
+        assert listed(org_dir / "page" / "1.html") == set(range(1, 6)) - {5}
+        assert broken_links(org_dir) == []
+
+    async def test_withdrawing_from_the_feed_refills_it_from_older_items(
+        self, big_site: StaticWebsite, org_dir: Path
+    ) -> None:
+        """After the newest is withdrawn, the feed lists the rest, read across pages."""
+        await big_site.withdraw(make_pub(13))
+        links = [
+            e.find(f"{ATOM}link").get("href")  # type: ignore[union-attr]
+            for e in parse_xml(org_dir / "atom.xml").findall(f"{ATOM}entry")
+        ]
+        assert links == [f"{BASE_URL}/xz001/items/{n}.html" for n in range(12, 0, -1)]
+        assert 13 not in listed(org_dir / "index.html")
+
+    async def test_a_revision_keeps_its_place(self, big_site: StaticWebsite, org_dir: Path) -> None:
+        """A new revision of item 2 is shown on page 1 with its new title, not as a new item."""
+        await publish(big_site, make_pub(2, revision=2, title="第二批修订"))
+        assert "第二批修订" in read(org_dir / "page" / "1.html")
+        assert 2 not in listed(org_dir / "index.html")
+
+    async def test_moving_to_another_category_leaves_the_old_one(
+        self, big_site: StaticWebsite, org_dir: Path
+    ) -> None:
+        """A revision in another category drops the item from the old category's page."""
+        await publish(big_site, make_pub(7, revision=2, category="财政信息"))
+        old = category_slug("农业、林业、水利")
+        assert 7 not in listed(org_dir / "category" / old / "page" / "1.html")
+        assert listed(org_dir / "category" / f"{category_slug('财政信息')}.html") == {7}
+        assert broken_links(org_dir) == []
+
+
+class TestRebuild:
+    async def test_rebuild_regenerates_what_is_public_and_drops_the_rest(
+        self, tmp_path: Path, org_dir: Path
+    ) -> None:
+        """A rebuild from 11 of 12 items removes the 12th's page and lists the rest, with
+        the progress reported per item."""
+        site = StaticWebsite(tmp_path / "site", base_url=BASE_URL, page_size=5)
+        pubs = [make_pub(n) for n in range(1, 13)]
+        for pub in pubs:
+            await publish(site, pub)
+        (org_dir / "page" / "1.html").unlink()  # damage the site
+        done: list[int] = []
+        await site.rebuild("xz001", [p for p in pubs if p.lineage_id != 12], progress=done.append)
+        assert done == list(range(1, 12))
+        assert not (org_dir / "items" / "12.html").exists()
+        assert listed(org_dir / "page" / "1.html") == set(range(1, 6))
+        assert listed(org_dir / "index.html") == set(range(6, 12))
+        assert entry(org_dir, 12)["withdrawn"] is True
+        assert broken_links(org_dir) == []
+        with pytest.raises(PermanentError):  # nor can a late older revision bring it back
+            await publish(site, make_pub(12, revision=0))
+
+    async def test_a_site_written_before_pagination_is_converted(
+        self, site: StaticWebsite, org_dir: Path
+    ) -> None:
+        """An old manifest.json is turned into pages on the next publication."""
+        state = state_dir(org_dir)
+        state.mkdir(parents=True)
+        old = {
+            str(n): {
+                "lineage_id": n,
+                "title": f"旧条目{n}",
+                "revision": 1,
+                "publish_date": "2023-05-01",
+                "category": "财政信息",
+                "index_no": "",
+                "summary": "",
+                "path": f"items/{n}.html",
+                "withdrawn": n == 2,
+                "updated": "2023-05-01T00:00:00+00:00",
+            }
+            for n in (1, 2, 3)
+        }
+        manifest = {"org_name": "青山镇人民政府", "updated": "2023-05-01T00:00:00+00:00"}
+        (state / "manifest.json").write_text(json.dumps({**manifest, "entries": old}), "utf-8")
+        await publish(site, make_pub(4))
+        assert listed(org_dir / "index.html") == {1, 3, 4}
+        assert listed(org_dir / "2023" / "index.html") == {1, 3}
+        assert not (state / "manifest.json").exists()
