@@ -17,9 +17,9 @@ from bot.applications import desk_reminders
 from bot.console.auth import ConsoleUser, OrgRef, current_user
 from bot.console.item_forms import CHANNEL_LABELS, STATE_LABELS, STATUS_LABELS
 from bot.console.templates import current_org, render
-from bot.delivery import State
 from bot.reminders import Reminder, reminders
 from channels.wechat import MONTHLY_BROADCASTS
+from storage.delivery import State
 from storage.items import ItemStatus
 from storage.ledger import BUSINESS_TZ, channel_tally, local_today
 from storage.models import Delivery, Item
