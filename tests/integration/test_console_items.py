@@ -143,6 +143,10 @@ class TestWriting:
             assert (await client.get("/console/items/new")).status_code == 403
             assert (await client.get("/console/print")).status_code == 403
             assert (await client.get("/console/items")).status_code == 200
+            token = await csrf_of(client, "/console/items")
+            data = {"csrf_token": token, "channels": ["website"], **ITEM}
+            assert (await client.post("/console/items", data=data)).status_code == 403
+        assert await Item.all().count() == 0
 
 
 def _routes() -> list[tuple[str, str]]:

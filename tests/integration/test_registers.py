@@ -181,7 +181,9 @@ class TestValidation:
         response = await api.client.post(
             f"{BASE}/complaints", json={"received_on": _day(1), "summary": "x"}, headers=api.tiande
         )
-        assert response.status_code == 201
+        assert response.status_code == 201, response.text
+        stored = (await api.client.get(f"{BASE}/complaints", headers=api.tiande)).json()
+        assert [(r["received_on"], r["summary"]) for r in stored] == [(_day(1), "x")]
 
     @pytest.mark.parametrize(
         ("resource", "body", "field", "words"),

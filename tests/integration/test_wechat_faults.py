@@ -193,6 +193,8 @@ class TestTokenMidBatch:
 
 
 class TestTransientErrors:
+    # 17:00 UTC on 31 December: the UTC date is still the old year's, Beijing's the new one's.
+    @pytest.mark.time_machine(dt.datetime(2026, 12, 31, 17, 0, tzinfo=UTC))
     async def test_daily_api_quota_waits_until_beijing_midnight_and_loses_nothing(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
