@@ -34,6 +34,7 @@ async def test_the_models_need_no_new_migration(tmp_path: Path) -> None:
     config = tortoise_config(f"sqlite://{tmp_path / 'autodetect.sqlite3'}")
     async with TortoiseContext() as ctx:
         await ctx.init(config=config)
+        assert ctx.apps is not None
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
     pending = [op for writer in writers for op in writer.operations if not _is_known_drift(op)]
     assert pending == [], "models changed without a migration (make migration NAME=…):\n" + (
