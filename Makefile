@@ -3,48 +3,70 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 # The demo's WeChat sandbox: the emulator from tests/fakes/wechat.py (see deploy/demo.sh).
 WECHAT_PORT ?= 8001
-# Debian packages: a CJK font embedded in the notice PDFs; poppler to check them in tests;
-# chromium for the console's browser test (Playwright drives Debian's build).
-DEB_PACKAGES := fonts-wqy-zenhei poppler-utils chromium
+# Test processes: one per core (pytest-xdist); `make test JOBS=1` runs in one process.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+# Debian packages the service needs: a CJK font embedded in the notice PDFs and covers.
+DEB_PACKAGES := fonts-wqy-zenhei
+# ...and those only the tests need: poppler to check the PDFs, chromium for the console's
+# browser test (Playwright drives Debian's build). deploy/fonts/install.sh adds the report's
+# fonts and LibreOffice, which only the annual report's PDF test uses.
+TEST_DEB_PACKAGES := poppler-utils chromium
 
-.PHONY: demo test lint typecheck unit bench system-deps clean
+.PHONY: demo test lint typecheck imports unit bench migration lock system-deps test-deps clean
 
-demo: system-deps $(STAMP)  ## Set up everything, load the demo data, serve on http://127.0.0.1:8000
+demo: system-deps $(STAMP)  ## Set up what the service needs, load the demo data, serve on http://127.0.0.1:8000
 	BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) WECHAT_PORT=$(WECHAT_PORT) sh deploy/demo.sh
 
-test: system-deps $(STAMP) lint typecheck  ## Lint, type-check and run the whole suite (SQLite and PostgreSQL)
-	$(BIN)/python -m pytest
+test: test-deps $(DEV_STAMP) lint typecheck  ## Lint, type-check and run the whole suite (SQLite and PostgreSQL)
+	$(BIN)/python -m pytest -n $(JOBS) --dist worksteal
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)  ## mypy (strict) over the code and the tests
 	$(BIN)/mypy
 
-unit: $(STAMP)  ## The fast tests only
+imports: $(DEV_STAMP)  ## The layering contracts alone (the suite runs them too)
+	$(BIN)/lint-imports --no-cache
+
+unit: $(DEV_STAMP)  ## The fast tests only
 	$(BIN)/python -m pytest tests/unit
 
-bench: system-deps $(STAMP)  ## Benchmarks: print figures as ratios against a same-run baseline
+bench: test-deps $(DEV_STAMP)  ## Benchmarks: print figures as ratios against a same-run baseline
 	$(BIN)/python -m tests.bench
 
+migration: $(DEV_STAMP)  ## Write storage/migrations/NNNN_NAME.py from the models' changes: make migration NAME=what
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=short_name" >&2; exit 2; }
+	mkdir -p data
+	$(BIN)/python -m tortoise -c storage.db.DEV_CONFIG makemigrations --name "$(NAME)"
+
+lock: $(DEV_STAMP)  ## Re-pin requirements/*.txt after changing pyproject.toml's dependencies
+	$(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe -o requirements/base.txt pyproject.toml
+	$(BIN)/pip-compile -q --no-emit-index-url --no-emit-find-links --strip-extras --allow-unsafe --extra dev -o requirements/dev.txt pyproject.toml
+
 system-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages: $$missing"; \
-		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+	@sh deploy/apt-install.sh $(DEB_PACKAGES)
+
+test-deps: system-deps
+	@sh deploy/apt-install.sh $(TEST_DEB_PACKAGES)
 	sh deploy/fonts/install.sh  # the report's official fonts' free stand-ins, and LibreOffice
 
-$(STAMP): pyproject.toml
+# Installs the pinned versions (requirements/*.txt, written by `make lock`).
+$(STAMP): pyproject.toml requirements/base.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -r requirements/base.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP) requirements/dev.txt
+	$(BIN)/python -m pip install -q -r requirements/dev.txt
 	touch $@
 
 clean:

@@ -15,7 +15,6 @@ from functools import partial
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.deadlines import WorkCalendar
-from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
 from bot.scheduler import Wakeups, build_scheduler
 from bot.settings import Settings
@@ -25,6 +24,7 @@ from channels.base import Channel
 from channels.registry import BuildContext, account_specs, build_channels
 from storage.crypto import SecretBox, load_key
 from storage.db import close_database, open_database
+from storage.delivery import RetryPolicy
 from storage.wechat import (
     DatabaseAccounts,
     DatabaseJobStore,

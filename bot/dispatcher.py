@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from bot.logs import bind_ids
 from channels.base import (
     Batchable,
@@ -35,6 +34,7 @@ from channels.base import (
     TemporaryError,
 )
 from storage import outbox
+from storage.delivery import Decision, Outcome, RetryPolicy, State, Step, decide
 from storage.items import ItemStatus
 from storage.ledger import local_date
 from storage.models import Delivery

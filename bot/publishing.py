@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from tortoise.expressions import Q
 
 from bot.content import UnsafeContent, render_body
-from bot.delivery import NEEDS_A_PERSON, State
 from bot.dispatcher import publishable, utcnow
 from channels.base import (
     Channel,
@@ -27,6 +26,7 @@ from channels.base import (
 from channels.registry import CHANNEL_LABELS, DEFAULT_CHANNELS, unavailable_reason
 from storage import items as item_store
 from storage import outbox
+from storage.delivery import NEEDS_A_PERSON, State
 from storage.items import ItemDraft, ItemStatus
 from storage.ledger import local_date, local_today
 from storage.models import Delivery, Item, Organization, Posting

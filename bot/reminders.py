@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from bot.deadlines import WorkCalendar, annual_report_due, application_due, proactive_due
-from bot.delivery import State
 from bot.settings import Settings
+from storage.delivery import State
 from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item, Organization, Publication
 from storage.register_models import Application, ReportText

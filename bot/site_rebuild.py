@@ -7,11 +7,11 @@ lock while an organization is rebuilt.
 
 from __future__ import annotations
 
-from bot.delivery import State
 from bot.dispatcher import publishable
 from bot.settings import Settings
 from channels.base import Publishable
 from channels.website import StaticWebsite
+from storage.delivery import State
 from storage.models import Delivery
 
 __all__ = ["plan_rebuild", "public_items", "static_site"]

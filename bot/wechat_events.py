@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from tortoise.exceptions import IntegrityError
 from wechatpy.events import MassSendJobFinishEvent
 
-from bot.delivery import State
 from channels.wechat import PUBLISH_FAILURES
 from channels.wechat_state import AccountConfig, JobRecord
+from storage.delivery import State
 from storage.items import ItemStatus
 from storage.models import Delivery
 from storage.wechat import DatabaseJobStore

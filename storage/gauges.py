@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.delivery import CLAIMABLE, NEEDS_A_PERSON, State
 from storage import outbox
 from storage.db import fetch_all
+from storage.delivery import CLAIMABLE, NEEDS_A_PERSON, State
 from storage.models import Delivery
 
 __all__ = ["Gauges", "read_gauges"]

@@ -20,9 +20,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot.delivery import CLAIMABLE, Decision, State, Step, predecessors
 from storage import wakeup
 from storage.db import connection, is_postgres
+from storage.delivery import CLAIMABLE, Decision, State, Step, predecessors
 from storage.ledger import local_date
 from storage.models import Delivery, DeliveryAttempt, Item, Posting, Publication
 

@@ -20,12 +20,12 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.delivery import State
 from channels.base import TemporaryError
 from channels.wechat_state import PAUSING_ERROR, AccountConfig, JobRecord
 from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
 from storage import outbox
 from storage.crypto import SecretBox
+from storage.delivery import State
 from storage.models import Delivery, Organization
 from storage.wechat_models import (
     WechatAccount,

@@ -17,10 +17,10 @@ from bot.applications import desk_reminders
 from bot.console.auth import ConsoleUser, OrgRef, current_user
 from bot.console.item_forms import STATE_LABELS, STATUS_LABELS
 from bot.console.templates import current_org, render
-from bot.delivery import State
 from bot.reminders import Reminder, reminders
 from channels.registry import BUCKET_LABELS, CHANNEL_LABELS, ReportBucket, bucket_channels
 from channels.wechat import MONTHLY_BROADCASTS
+from storage.delivery import State
 from storage.items import ItemStatus
 from storage.ledger import BUSINESS_TZ, channel_tally, local_today
 from storage.models import Delivery, Item

@@ -15,12 +15,12 @@ from bot.console import item_forms as forms
 from bot.console.auth import ConsoleError, ConsoleUser, can, require_role
 from bot.console.pages_items import WRITERS, item_in_scope, log, runtime_of
 from bot.console.templates import FormState, flash, render, templates
-from bot.delivery import FINAL
 from bot.publishing import Conflict, InputError
 from bot.web.schemas import ItemOut
 from bot.web.views import load_item_out
 from bot.wechat_preview import PreviewRefused, check_recipient
 from channels.registry import CHANNEL_LABELS
+from storage.delivery import FINAL
 from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item
 from storage.reviews import reviews_of

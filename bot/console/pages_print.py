@@ -17,9 +17,9 @@ from bot.console.auth import ConsoleError, ConsoleUser, client_ip, ensure, requi
 from bot.console.pages_item_detail import photo_path
 from bot.console.pages_items import WRITERS, org_here, runtime_of
 from bot.console.templates import FormState, flash, render
-from bot.delivery import State
 from bot.publishing import Conflict, InputError
 from storage import audit, files
+from storage.delivery import State
 from storage.ledger import local_today
 from storage.models import Delivery
 

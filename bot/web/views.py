@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from bot.delivery import NEEDS_A_PERSON, State
 from bot.web.schemas import AttemptOut, DeliveryOut, ItemOut, OrgOut, PostingOut, ReachOut
+from storage.delivery import NEEDS_A_PERSON, State
 from storage.items import UNRELEASED
 from storage.models import Delivery, Item, Organization, Posting
 from storage.wechat_models import WechatJob

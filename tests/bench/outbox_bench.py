@@ -20,12 +20,12 @@ from pathlib import Path
 from bot import publishing
 from bot.app import build_dispatcher
 from bot.content import render_body
-from bot.delivery import State, Step
 from bot.publishing import ItemInput
 from bot.settings import Settings
 from channels.base import Channel, Publishable
 from channels.registry import build_channels
 from storage.db import close_database, open_database
+from storage.delivery import State, Step
 from storage.ledger import local_date
 from storage.models import Delivery, DeliveryAttempt, Organization
 from tests.bench import Figure, percentile, reset_bench_database, verdict

@@ -69,7 +69,7 @@ def wait_http(url: str, *, proc: subprocess.Popen[bytes] | None = None, limit: f
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode} while starting")
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} while starting")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=2).status_code == 200:
                 return

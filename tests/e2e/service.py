@@ -49,6 +49,17 @@ class Process:
             args, cwd=ROOT, env=dict(env), stdout=self._out, stderr=subprocess.STDOUT
         )
 
+    def stop(self) -> None:
+        """Stop the process if it still runs (SIGTERM, then SIGKILL after 30 s)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._out.close()
+
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
@@ -68,7 +79,11 @@ class Service(Process):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         super().__init__([sys.executable, "-m", "bot", "serve", "--port", str(self.port)], env, log)
-        wait_for(lambda: _get_status(f"{self.base}/healthz") == 200, what="service up", log=log)
+        try:
+            wait_for(lambda: _get_status(f"{self.base}/healthz") == 200, what="service up", log=log)
+        except BaseException:
+            self.stop()  # nobody else holds it yet
+            raise
 
     def call(self, method: str, path: str, token: str, body: Any = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -103,11 +118,15 @@ class FakeCmsProcess(Process):
             log,
         )
         self.url = f"http://127.0.0.1:{self.port}/api/items"
-        wait_for(
-            lambda: _get_status(f"http://127.0.0.1:{self.port}/_stats") == 200,
-            what="fake CMS up",
-            log=log,
-        )
+        try:
+            wait_for(
+                lambda: _get_status(f"http://127.0.0.1:{self.port}/_stats") == 200,
+                what="fake CMS up",
+                log=log,
+            )
+        except BaseException:
+            self.stop()  # nobody else holds it yet
+            raise
 
     def stats(self) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.port}/_stats"

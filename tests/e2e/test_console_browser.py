@@ -12,12 +12,16 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.demo import SANDBOX_APP_ID, SANDBOX_GH_ID, SANDBOX_SECRET
 from tests.e2e.service import ROOT, Service, gongkai
 from tests.fakes.wechat import FakeWeChat
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
 
 pytestmark = pytest.mark.slow
 if os.environ.get("GONGKAI_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
@@ -37,8 +41,8 @@ ARGS = [
     "--no-first-run",
 ]
 SHOTS = ROOT / "test-artifacts" / "console"
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 768}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "Gongkai-demo1"  # bot.demo.DEMO_PASSWORD
 TITLE = "关于开展2025年春季植树活动的通知"
 BODY = (
@@ -87,8 +91,8 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def signed_in(browser: Browser, service: Service, username: str, **context: object) -> Page:
-    options: dict[str, object] = {"viewport": DESKTOP, "locale": "zh-CN", **context}
+def signed_in(browser: Browser, service: Service, username: str, **context: Any) -> Page:
+    options: dict[str, Any] = {"viewport": DESKTOP, "locale": "zh-CN", **context}
     page = browser.new_context(**options).new_page()
     page.on("dialog", lambda dialog: dialog.accept())  # data-confirm questions: yes
     page.goto(f"{service.base}/console/login")

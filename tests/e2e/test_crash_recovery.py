@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.service import FakeCmsProcess, Service, gongkai, wait_for
+from tests.e2e.service import FakeCmsProcess, Process, Service, gongkai, wait_for
 
 pytestmark = pytest.mark.slow
 SECRET = "cms-shared-secret"
@@ -71,26 +72,41 @@ def _settled(service: Service, token: str, ids: list[int]) -> bool:
 
 
 @pytest.fixture
-def cms(tmp_path: Path) -> Any:
+def cms(tmp_path: Path, processes: list[Process]) -> FakeCmsProcess:
     process = FakeCmsProcess(secret=SECRET, delay=1.5, log=tmp_path / "cms.log")
-    yield process
-    process.terminate()
+    processes.append(process)
+    return process
+
+
+Starter = Callable[[dict[str, str], Path], Service]
+
+
+@pytest.fixture
+def start(processes: list[Process]) -> Starter:
+    """Start ``gongkai serve``; the ``processes`` fixture stops it even if the test fails."""
+
+    def started(env: dict[str, str], log: Path) -> Service:
+        service = Service(env, log)
+        processes.append(service)
+        return service
+
+    return started
 
 
 class TestKill9:
     def test_kill9_mid_publish_then_restart_publishes_each_exactly_once(
-        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess
+        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess, start: Starter
     ) -> None:
         """Deliveries in flight at kill -9 are re-run after restart; the CMS and the ledger
         each hold exactly one publication per delivery."""
         env = _env(db_url, tmp_path / "data", cms)
         token = _setup(env)
         log = tmp_path / "service.log"
-        first = Service(env, log)
+        first = start(env, log)
         ids = _queue(first, token)
         wait_for(lambda: cms.stats()["calls"] >= 2, what="commits in flight")
         first.kill9()
-        second = Service(env, log)
+        second = start(env, log)
         wait_for(lambda: _settled(second, token, ids), what="all settled", log=log, limit=120)
         deliveries = _deliveries(second, token, ids)
         website = [d for d in deliveries if d["channel"] == "website"]
@@ -105,38 +121,36 @@ class TestKill9:
         year = website[0]["published_at"][:4]
         report = second.call("GET", f"/api/v1/reports/tiande/{year}/channels", token)
         assert report["website"] == ITEMS
-        second.terminate()
 
     def test_kill9_with_a_non_idempotent_cms_leaves_uncertain_not_duplicates(
-        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess
+        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess, start: Starter
     ) -> None:
         """When the CMS cannot dedupe, an interrupted commit becomes uncertain, never resent."""
         env = _env(db_url, tmp_path / "data", cms, GONGKAI_CMS_IDEMPOTENT="false")
         token = _setup(env)
         log = tmp_path / "service.log"
-        first = Service(env, log)
+        first = start(env, log)
         ids = _queue(first, token)
         wait_for(lambda: cms.stats()["calls"] >= 2, what="commits in flight")
         first.kill9()
-        second = Service(env, log)
+        second = start(env, log)
         wait_for(lambda: _settled(second, token, ids), what="all settled", log=log, limit=120)
         website = [d for d in _deliveries(second, token, ids) if d["channel"] == "website"]
         uncertain = [d for d in website if d["state"] == "uncertain"]
         assert uncertain, "an interrupted, unrepeatable commit must be left to a person"
         assert all("not repeatable" in d["last_error"] for d in uncertain)
         assert set(cms.stats()["per_key"].values()) == {1}
-        second.terminate()
 
 
 class TestSigterm:
     def test_sigterm_finishes_or_releases_in_flight_deliveries(
-        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess
+        self, db_url: str, tmp_path: Path, cms: FakeCmsProcess, start: Starter
     ) -> None:
         """SIGTERM lets in-flight commits finish; nothing is left 'sending' after exit."""
         env = _env(db_url, tmp_path / "data", cms)
         token = _setup(env)
         log = tmp_path / "service.log"
-        service = Service(env, log)
+        service = start(env, log)
         ids = _queue(service, token)
         wait_for(lambda: cms.stats()["calls"] >= 2, what="commits in flight")
         # uvicorn re-raises the signal after a graceful shutdown, hence -SIGTERM.
@@ -144,8 +158,7 @@ class TestSigterm:
         assert "Application shutdown complete" in log.read_text()
         states = gongkai(["status", str(ids[0])], env)
         assert '"sending"' not in states
-        restarted = Service(env, log)
+        restarted = start(env, log)
         wait_for(lambda: _settled(restarted, token, ids), what="all settled", log=log, limit=120)
         assert all(d["state"] != "sending" for d in _deliveries(restarted, token, ids))
         assert cms.stats()["created"] == ITEMS
-        restarted.terminate()

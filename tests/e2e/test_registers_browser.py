@@ -15,7 +15,7 @@ import io
 import os
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import docx
@@ -117,7 +117,7 @@ def _register_at_desk(page: Page, service: Service) -> None:
         expect(page.get_by_text("逾期" if name == "张三" else "按时办结").first).to_be_visible()
 
 
-def _import_rows() -> list[dict[str, object]]:
+def _import_rows() -> list[dict[str, str | dt.date | None]]:
     """40 applications across the year; one row of them has a category the table lacks."""
     rows = []
     for n in range(40):
@@ -137,7 +137,7 @@ def _import_rows() -> list[dict[str, object]]:
     return rows
 
 
-def _workbook(template: bytes, rows: list[dict[str, object]], bad: bool) -> bytes:
+def _workbook(template: bytes, rows: Sequence[Mapping[str, object]], bad: bool) -> bytes:
     """The downloaded template filled in: its header row names the columns."""
     sheet = load_workbook(io.BytesIO(template)).active
     assert sheet is not None
@@ -170,7 +170,7 @@ def _upload(page: Page, body: bytes, name: str) -> None:
     page.get_by_role("button", name="上传并检查").click()
 
 
-def _import(page: Page, service: Service, rows: list[dict[str, object]]) -> None:
+def _import(page: Page, service: Service, rows: Sequence[Mapping[str, object]]) -> None:
     page.goto(f"{service.base}/console/registers/applications/import")
     template = page.request.get(f"{service.base}/console/registers/applications/template.xlsx")
     assert template.ok
@@ -200,13 +200,14 @@ def _write_texts(page: Page, service: Service) -> None:
     expect(page.get_by_text(f"{YEAR}年度报告文字已保存").first).to_be_visible()
 
 
-def _expected_table3(rows: list[dict[str, object]]) -> dict[str, Counter[str]]:
+def _expected_table3(rows: Sequence[Mapping[str, object]]) -> dict[str, Counter[str]]:
     """Table 三 counted from the entries: 一 received, result rows, 四 carried to next year."""
     table: dict[str, Counter[str]] = {}
-    entries = [
+    entries: list[Mapping[str, object]] = [
         {"applicant_type": kind, "outcome": outcome, "replied_on": replied}
         for _received, _channel, kind, _name, replied, outcome in DESK
-    ] + rows
+    ]
+    entries.extend(rows)
     for entry in entries:
         kind = str(entry["applicant_type"])
         rows_of = ["new", str(entry["outcome"]) if entry["replied_on"] else "carried_out"]

@@ -27,8 +27,10 @@ class MemoryJobStore:
         self, batch_key: str, *, now: dt.datetime, interval: dt.timedelta
     ) -> bool:
         job = self.jobs.get(batch_key)
-        last = job and (job.last_polled_at or job.commit_started_at)
-        if job is None or (last is not None and now - last < interval):
+        if job is None:
+            return False
+        last = job.last_polled_at or job.commit_started_at
+        if last is not None and now - last < interval:
             return False
         job.last_polled_at = now
         return True

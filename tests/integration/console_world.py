@@ -1,7 +1,8 @@
 """A console with people in two townships, clients that sign in from chosen addresses.
 
-Shared by the session, password and route-access tests. Passwords meet the policy
-(storage.users): at least 10 characters of three classes, without the username.
+Shared by the console's tests (sessions, passwords, route access, items, registers,
+storage faults). Passwords meet the policy (storage.users): at least 10 characters of three
+classes, without the username.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from bot.app import Runtime
 from bot.settings import Settings
 from bot.web import create_app
 from storage import users
@@ -34,6 +36,12 @@ class World:
     app: FastAPI
     orgs: dict[str, Organization]
     users: dict[str, User]
+
+    @property
+    def runtime(self) -> Runtime:
+        """The app's channels, dispatcher and calendar (its worker does not run)."""
+        runtime: Runtime = self.app.state.runtime
+        return runtime
 
     def client(
         self, ip: str = "127.0.0.1", *, https: bool = False, agent: str = BROWSER

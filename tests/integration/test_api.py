@@ -12,6 +12,10 @@ from channels.registry import CHANNEL_NAMES
 from storage.models import Delivery, Item, Publication
 from tests.integration.conftest import Api
 
+# 17:00 UTC on 31 December is already 01:00 on 1 January in Beijing: business dates and the
+# report's year must follow Beijing, not the UTC calendar (the clock keeps ticking from here).
+NEW_YEAR_IN_BEIJING = pytest.mark.time_machine(dt.datetime(2026, 12, 31, 17, 0, tzinfo=dt.UTC))
+
 ITEM: dict[str, Any] = {
     "org": "tiande",
     "title": "关于开展2026年春季植树活动的通知",
@@ -171,12 +175,13 @@ class TestAccess:
 
 
 class TestFlow:
+    @NEW_YEAR_IN_BEIJING
     async def test_queue_publish_post_and_count(self, api: Api) -> None:
         """An item goes to the site and the print queue, is posted, and the report counts it."""
         created = await api.client.post("/api/v1/items", json=ITEM, headers=api.tiande)
         assert created.status_code == 201
         item = created.json()
-        assert item["index_no"].startswith("tiande/2026-")
+        assert item["index_no"].startswith("tiande/2027-")  # the Beijing year
         assert {d["channel"]: d["state"] for d in item["deliveries"]} == {
             "website": "pending",
             "noticeboard": "pending",
@@ -203,7 +208,7 @@ class TestFlow:
             json={
                 "location": "乡政府公开栏",
                 "posted_by": "李明",
-                "posted_on": "2026-03-02",
+                "posted_on": "2027-01-01",
                 "period_days": 7,
             },
             headers=api.tiande,
@@ -211,12 +216,15 @@ class TestFlow:
         assert posted.status_code == 200, posted.text
         board = next(d for d in posted.json()["deliveries"] if d["channel"] == "noticeboard")
         assert board["state"] == "published"
-        assert board["posting"]["take_down_on"] == "2026-03-09"
-        year = dt.datetime.now(dt.UTC).year
+        assert board["posting"]["take_down_on"] == "2027-01-08"
         report = (
-            await api.client.get(f"/api/v1/reports/tiande/{year}/channels", headers=api.tiande)
+            await api.client.get("/api/v1/reports/tiande/2027/channels", headers=api.tiande)
         ).json()
         assert (report["total"], report["website"], report["other"]) == (1, 1, 1)
+        before = (
+            await api.client.get("/api/v1/reports/tiande/2026/channels", headers=api.tiande)
+        ).json()
+        assert before["total"] == 0  # still 2026 by UTC, already 2027 in Beijing
         assert "通过其他方式公开政府信息数1条" in report["paragraphs"][1]
 
     async def test_posting_twice_is_refused(self, api: Api) -> None:
@@ -297,6 +305,7 @@ class TestOperations:
 
 
 class TestRevisionsAndRemovals:
+    @NEW_YEAR_IN_BEIJING
     async def test_an_edit_after_publication_is_a_new_revision(self, api: Api) -> None:
         """Revision 2 keeps the 索引号, publishes again, and the year still counts one item."""
         first = (
@@ -322,9 +331,8 @@ class TestRevisionsAndRemovals:
             new["deliveries"][0]["url"].replace("http://127.0.0.1:8000", "")
         )
         assert "（更正）" in page.text
-        year = dt.datetime.now(dt.UTC).year
         report = (
-            await api.client.get(f"/api/v1/reports/tiande/{year}/channels", headers=api.tiande)
+            await api.client.get("/api/v1/reports/tiande/2027/channels", headers=api.tiande)
         ).json()
         assert (report["total"], report["website"]) == (1, 1)
         again = await api.client.post(
@@ -332,6 +340,7 @@ class TestRevisionsAndRemovals:
         )
         assert again.status_code == 409
 
+    @NEW_YEAR_IN_BEIJING
     async def test_posting_period_end_raises_a_removal_reminder(self, api: Api) -> None:
         """A notice whose 公示期 has ended is listed until staff mark it removed."""
         item = (
@@ -341,7 +350,7 @@ class TestRevisionsAndRemovals:
         ).json()
         await api.runtime.dispatcher.run_until_idle()
         delivery = item["deliveries"][0]["id"]
-        ended = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+        ended = "2026-12-22"  # 10 days before the frozen Beijing date, 2027-01-01
         await api.client.post(
             f"/api/v1/deliveries/{delivery}/posted",
             headers=api.tiande,
@@ -387,8 +396,8 @@ class TestRevisionsAndRemovals:
 class TestUncertain:
     async def test_a_person_resolves_an_uncertain_delivery(self, api: Api) -> None:
         """An uncertain delivery marked published enters the ledger once; a second answer is 409."""
-        from bot.delivery import State
         from storage import outbox
+        from storage.delivery import State
 
         item = (
             await api.client.post(

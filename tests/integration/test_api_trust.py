@@ -87,8 +87,8 @@ async def staff(api: Api) -> Staff:
         )
     }
     ids = {t.name: t.id for t in await ApiToken.filter(name__in=list(made))}
-    headers = [_bearer(token) for token in made.values()]
-    return Staff(api, *headers, ids=ids)
+    editor, reviewer, admin, admin2 = [_bearer(token) for token in made.values()]
+    return Staff(api, editor, reviewer, admin, admin2, ids=ids)
 
 
 async def _status(item_id: int) -> str:

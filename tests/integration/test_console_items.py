@@ -3,80 +3,27 @@ item, the live detail JSON, organization scope, inert XSS, posting and the PDF d
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.routing import APIRoute
 
 from bot import review, submission
-from bot.app import Runtime
 from bot.console import pages_item_detail, pages_items, pages_print
 from bot.publishing import ItemInput
-from bot.settings import Settings
-from bot.web import create_app
-from storage import users
-from storage.console_models import AuditEvent, LoginFailure, User
-from storage.db import connection
+from storage.console_models import AuditEvent
 from storage.items import ItemStatus
-from storage.models import Delivery, Item, Organization
+from storage.models import Delivery, Item
+from tests.integration.console_world import World, csrf_of, world
 from tests.integration.helpers import dispatcher
-from tests.integration.test_console_auth import HTML, PASSWORD, csrf_of, post_form
+
+__all__ = ["world"]  # the fixture
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;"
 SHORT = "<script>alert(2)</script>"  # 主题分类 holds 50 characters
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@dataclass
-class Desk:
-    transport: httpx.ASGITransport
-    runtime: Runtime
-    orgs: dict[str, Organization]
-    users: dict[str, User]
-
-    @contextlib.asynccontextmanager
-    async def login(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
-        base = "http://gongkai.test"
-        async with httpx.AsyncClient(transport=self.transport, base_url=base, headers=HTML) as c:
-            response = await post_form(c, "/console/login", username=username, password=PASSWORD)
-            assert response.status_code == 303, response.text
-            yield c
-
-
-@pytest.fixture
-async def desk(settings: Settings) -> AsyncIterator[Desk]:
-    """Two townships: tiande with an editor and a reviewer, lianhe with an editor."""
-    app = create_app(settings, run_worker=False)
-    async with app.router.lifespan_context(app):
-        await connection().execute_query("DELETE FROM audit_event")
-        await LoginFailure.all().delete()
-        await User.all().delete()
-        county = await Organization.create(code="shulan", name="舒兰市人民政府")
-        tiande = await Organization.create(code="tiande", name="天德乡人民政府", parent=county)
-        lianhe = await Organization.create(code="lianhe", name="联合乡人民政府", parent=county)
-        digest = await users.hash_password(PASSWORD)
-        people: dict[str, User] = {}
-        for username, name, org, role in [
-            ("td_editor", "王编辑", tiande, "editor"),
-            ("td_reviewer", "李审核", tiande, "reviewer"),
-            ("lh_editor", "钱编辑", lianhe, "editor"),
-        ]:
-            people[username] = await User.create(
-                username=username, display_name=name, password_hash=digest
-            )
-            await users.set_role(people[username], org, role)
-        yield Desk(
-            httpx.ASGITransport(app=app),
-            app.state.runtime,
-            {"tiande": tiande, "lianhe": lianhe},
-            people,
-        )
 
 
 ITEM = {"title": "关于开展春季植树活动的通知", "body": "各村：\n\n请于3月12日前完成植树任务。"}
@@ -96,8 +43,8 @@ def item_id_of(response: httpx.Response) -> int:
 
 
 class TestWriting:
-    async def test_empty_title_is_shown_beside_the_field(self, desk: Desk) -> None:
-        async with desk.login("td_editor") as client:
+    async def test_empty_title_is_shown_beside_the_field(self, world: World) -> None:
+        async with world.login("td_editor") as client:
             page = await write_item(client, title="  ")
             assert page.status_code == 400
             assert re.search(r'id="f-title"[^>]*aria-invalid="true"', page.text)
@@ -105,13 +52,13 @@ class TestWriting:
             assert "各村" in page.text  # what was typed is kept
         assert await Item.all().count() == 0
 
-    async def test_submitted_item_waits_for_review(self, desk: Desk) -> None:
-        async with desk.login("td_editor") as client:
+    async def test_submitted_item_waits_for_review(self, world: World) -> None:
+        async with world.login("td_editor") as client:
             item_id = item_id_of(await write_item(client))
             item = await Item.get(id=item_id)
             assert item.status == ItemStatus.IN_REVIEW
-            assert (item.author, item.author_user_id) == ("王编辑", desk.users["td_editor"].id)
-            assert await dispatcher(desk.runtime.channels).tick() == 0  # held: none claimed
+            assert (item.author, item.author_user_id) == ("王编辑", world.users["td_editor"].id)
+            assert await dispatcher(world.runtime.channels).tick() == 0  # held: none claimed
             live = await client.get(
                 f"/console/items/{item_id}/live", headers={"Accept": "application/json"}
             )
@@ -128,8 +75,8 @@ class TestWriting:
             assert ITEM["title"] in listing.text
         assert await AuditEvent.filter(action="item.submitted").count() == 1
 
-    async def test_a_draft_is_saved_and_then_submitted(self, desk: Desk) -> None:
-        async with desk.login("td_editor") as client:
+    async def test_a_draft_is_saved_and_then_submitted(self, world: World) -> None:
+        async with world.login("td_editor") as client:
             item_id = item_id_of(await write_item(client, action="draft"))
             assert (await Item.get(id=item_id)).status == ItemStatus.DRAFT
             token = await csrf_of(client, f"/console/items/{item_id}/edit")
@@ -138,11 +85,15 @@ class TestWriting:
             item = await Item.get(id=item_id)
             assert (item.status, item.title) == (ItemStatus.IN_REVIEW, "改过的标题")
 
-    async def test_a_reviewer_cannot_write(self, desk: Desk) -> None:
-        async with desk.login("td_reviewer") as client:
+    async def test_a_reviewer_cannot_write(self, world: World) -> None:
+        async with world.login("td_reviewer") as client:
             assert (await client.get("/console/items/new")).status_code == 403
             assert (await client.get("/console/print")).status_code == 403
             assert (await client.get("/console/items")).status_code == 200
+            token = await csrf_of(client, "/console/items")
+            data = {"csrf_token": token, "channels": ["website"], **ITEM}
+            assert (await client.post("/console/items", data=data)).status_code == 403
+        assert await Item.all().count() == 0
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -154,16 +105,16 @@ def _routes() -> list[tuple[str, str]]:
     return found
 
 
-async def test_other_organizations_ids_are_not_found(desk: Desk) -> None:
+async def test_other_organizations_ids_are_not_found(world: World) -> None:
     theirs = await submission.submit(
         ItemInput(
-            org=desk.orgs["lianhe"], title="联合乡通知", body="正文", channels=["noticeboard"]
+            org=world.orgs["lianhe"], title="联合乡通知", body="正文", channels=["noticeboard"]
         ),
-        channels=desk.runtime.channels,
+        channels=world.runtime.channels,
         max_body_bytes=100_000,
     )
     delivery = await Delivery.get(item_id=theirs.id)
-    async with desk.login("td_editor") as client:
+    async with world.login("td_editor") as client:
         token = await csrf_of(client, "/console/items/new")
         checked = 0
         for method, path in _routes():
@@ -182,8 +133,8 @@ async def test_other_organizations_ids_are_not_found(desk: Desk) -> None:
     assert (await Item.get(id=theirs.id)).status == ItemStatus.IN_REVIEW
 
 
-async def test_xss_payloads_render_inert(desk: Desk) -> None:
-    async with desk.login("td_editor") as client:
+async def test_xss_payloads_render_inert(world: World) -> None:
+    async with world.login("td_editor") as client:
         fields = {"title": "通知" + XSS, "body": "正文" + XSS, "summary": XSS, "category": SHORT}
         item_id = item_id_of(await write_item(client, **fields))
         pages = [
@@ -213,13 +164,13 @@ async def test_xss_payloads_render_inert(desk: Desk) -> None:
         assert "通知&lt;script&gt;" in preview.json()["website"]
 
 
-async def test_posting_from_the_print_queue(desk: Desk, tmp_path: Path) -> None:
-    async with desk.login("td_editor") as client:
+async def test_posting_from_the_print_queue(world: World, tmp_path: Path) -> None:
+    async with world.login("td_editor") as client:
         item_id = item_id_of(await write_item(client, channels=["noticeboard"]))
         item = await Item.get(id=item_id)
-        reviewer = review.Reviewer("李审核", desk.users["td_reviewer"].id)
+        reviewer = review.Reviewer("李审核", world.users["td_reviewer"].id)
         await review.approve(item, reviewer, dict.fromkeys(review.CHECKS, True))
-        await dispatcher(desk.runtime.channels).run_until_idle()
+        await dispatcher(world.runtime.channels).run_until_idle()
         delivery = await Delivery.get(item_id=item_id)
         assert delivery.state == "accepted"
         queue = await client.get("/console/print")
@@ -255,13 +206,13 @@ async def test_posting_from_the_print_queue(desk: Desk, tmp_path: Path) -> None:
     assert await AuditEvent.filter(action="posting.confirmed").count() == 1
 
 
-async def test_a_released_item_is_revised_then_cancelled(desk: Desk) -> None:
-    async with desk.login("td_editor") as client:
+async def test_a_released_item_is_revised_then_cancelled(world: World) -> None:
+    async with world.login("td_editor") as client:
         item_id = item_id_of(await write_item(client, channels=["website"]))
         item = await Item.get(id=item_id)
-        reviewer = review.Reviewer("李审核", desk.users["td_reviewer"].id)
+        reviewer = review.Reviewer("李审核", world.users["td_reviewer"].id)
         await review.approve(item, reviewer, dict.fromkeys(review.CHECKS, True))
-        await dispatcher(desk.runtime.channels).run_until_idle()
+        await dispatcher(world.runtime.channels).run_until_idle()
         edit = await client.get(f"/console/items/{item_id}/edit")
         assert "第 2 版修订" in edit.text
         token = await csrf_of(client, f"/console/items/{item_id}")
@@ -277,13 +228,13 @@ async def test_a_released_item_is_revised_then_cancelled(desk: Desk) -> None:
     assert await AuditEvent.filter(action="item.cancelled").count() == 1
 
 
-async def test_withdraw_asks_for_a_reason(desk: Desk) -> None:
-    async with desk.login("td_editor") as client:
+async def test_withdraw_asks_for_a_reason(world: World) -> None:
+    async with world.login("td_editor") as client:
         item_id = item_id_of(await write_item(client, channels=["website"]))
         item = await Item.get(id=item_id)
-        reviewer = review.Reviewer("李审核", desk.users["td_reviewer"].id)
+        reviewer = review.Reviewer("李审核", world.users["td_reviewer"].id)
         await review.approve(item, reviewer, dict.fromkeys(review.CHECKS, True))
-        await dispatcher(desk.runtime.channels).run_until_idle()
+        await dispatcher(world.runtime.channels).run_until_idle()
         token = await csrf_of(client, f"/console/items/{item_id}")
         path = f"/console/items/{item_id}/withdraw"
         empty = await client.post(path, data={"csrf_token": token, "reason": " "})

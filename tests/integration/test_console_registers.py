@@ -4,29 +4,22 @@ spreadsheet import (dry run, all-or-nothing commit), table 三 as totals, drafte
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import docx
 import httpx
-import pytest
 from openpyxl import Workbook, load_workbook
 
 from bot.annual.collect import collect
-from bot.app import Runtime
 from bot.applications import DeskReminder, send_reminders
 from bot.deadlines import application_due
-from bot.settings import Settings
-from bot.web import create_app
 from storage import users
-from storage.console_models import AuditEvent, LoginFailure, User
-from storage.db import connection
+from storage.console_models import AuditEvent, User
 from storage.ledger import local_today
-from storage.models import Item, Organization
+from storage.models import Item
 from storage.register_models import (
     Application,
     Case,
@@ -35,49 +28,19 @@ from storage.register_models import (
     Response,
     Table3Entry,
 )
-from tests.integration.test_console_auth import HTML, PASSWORD, csrf_of, post_form
+from tests.integration.console_world import PASSWORD, World, csrf_of, post_form, world
+
+__all__ = ["world"]  # the fixture
 
 
-@dataclass
-class Desk:
-    transport: httpx.ASGITransport
-    runtime: Runtime
-    orgs: dict[str, Organization]
-
-    @contextlib.asynccontextmanager
-    async def login(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
-        base = "http://gongkai.test"
-        async with httpx.AsyncClient(transport=self.transport, base_url=base, headers=HTML) as c:
-            response = await post_form(c, "/console/login", username=username, password=PASSWORD)
-            assert response.status_code == 303, response.text
-            yield c
-
-
-@pytest.fixture
-async def desk(settings: Settings) -> AsyncIterator[Desk]:
-    """Two townships under a county: tiande with an editor and a reviewer, lianhe an editor."""
-    app = create_app(settings, run_worker=False)
-    async with app.router.lifespan_context(app):
-        await connection().execute_query("DELETE FROM audit_event")
-        await LoginFailure.all().delete()
-        await User.all().delete()
-        county = await Organization.create(code="shulan", name="舒兰市人民政府")
-        tiande = await Organization.create(code="tiande", name="天德乡人民政府", parent=county)
-        lianhe = await Organization.create(code="lianhe", name="联合乡人民政府", parent=county)
-        digest = await users.hash_password(PASSWORD)
-        for username, name, org, role in [
-            ("td_editor", "王编辑", tiande, "editor"),
-            ("td_reviewer", "李审核", tiande, "reviewer"),
-            ("lh_editor", "钱编辑", lianhe, "editor"),
-            ("sl_editor", "孙编辑", county, "editor"),
-        ]:
-            user = await User.create(username=username, display_name=name, password_hash=digest)
-            await users.set_role(user, org, role)
-        yield Desk(
-            httpx.ASGITransport(app=app),
-            app.state.runtime,
-            {"shulan": county, "tiande": tiande, "lianhe": lianhe},
-        )
+async def county_editor(world: World) -> None:
+    """sl_editor, an editor of the county shulan (the world's people are townships')."""
+    user = await User.create(
+        username="sl_editor",
+        display_name="孙编辑",
+        password_hash=await users.hash_password(PASSWORD),
+    )
+    await users.set_role(user, world.orgs["shulan"], "editor")
 
 
 async def post(
@@ -86,9 +49,9 @@ async def post(
     return await post_form(client, path, csrf_from=csrf_from, **data)
 
 
-def _received_for(desk: Desk, left: int) -> dt.date:
+def _received_for(world: World, left: int) -> dt.date:
     """A receipt day whose reply is due ``left`` working days from today."""
-    calendar, today = desk.runtime.calendar, local_today()
+    calendar, today = world.runtime.calendar, local_today()
     for back in range(0, 90):
         day = today - dt.timedelta(days=back)
         due = application_due(day, calendar=calendar)
@@ -98,16 +61,16 @@ def _received_for(desk: Desk, left: int) -> dt.date:
 
 
 class TestDesk:
-    async def test_register_clock_extend_pause_correct_and_reply(self, desk: Desk) -> None:
-        calendar = desk.runtime.calendar
+    async def test_register_clock_extend_pause_correct_and_reply(self, world: World) -> None:
+        calendar = world.runtime.calendar
         received = local_today() - dt.timedelta(days=40)
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             r = await post(
                 c, "/console/applications", received_on=received.isoformat(), channel="信函",
                 applicant_type="商业企业", applicant_name="某某公司", request="2024年征地补偿标准",
             )  # fmt: skip
             assert r.status_code == 303, r.text
-            app = await Application.get(organization_id=desk.orgs["tiande"].id)
+            app = await Application.get(organization_id=world.orgs["tiande"].id)
             assert (app.channel, app.applicant_type, app.applicant_name) == (
                 "信函", "商业企业", "某某公司"
             )  # fmt: skip
@@ -156,10 +119,10 @@ class TestDesk:
             await app.refresh_from_db()
             assert app.outcome == "withheld_third_party"
             assert str(app.fee_yuan) in ("150.00", "150")  # 15 pages beyond 30 at 10 元
-            page = (await c.get(detail)).text
-            assert "（三）不予公开：4.保护第三方合法权益" in page
+            shown = (await c.get(detail)).text
+            assert "（三）不予公开：4.保护第三方合法权益" in shown
             if replied > final:
-                assert "逾期" in page
+                assert "逾期" in shown
             letter = await c.get(f"{detail}/letter.docx")
             assert letter.status_code == 200
             text = "\n".join(p.text for p in docx.Document(io.BytesIO(letter.content)).paragraphs)
@@ -176,14 +139,14 @@ class TestDesk:
             assert case.kind == "review"
             assert case.outcome == "pending"
 
-        actions = await AuditEvent.filter(organization_id=desk.orgs["tiande"].id).values_list(
+        actions = await AuditEvent.filter(organization_id=world.orgs["tiande"].id).values_list(
             "action", flat=True
         )
         for action in ("created", "extended", "paused", "corrected", "replied"):
-            assert f"register.{action}" in actions
+            assert f"register.{action}" in actions  # type: ignore[comparison-overlap]  # tortoise types flat values_list rows as tuples
 
-    async def test_bad_input_stores_nothing_and_names_the_field(self, desk: Desk) -> None:
-        async with desk.login("td_editor") as c:
+    async def test_bad_input_stores_nothing_and_names_the_field(self, world: World) -> None:
+        async with world.login("td_editor") as c:
             r = await post(c, "/console/applications", received_on="2099-01-01", channel="电报",
                            applicant_type="自然人", request="")  # fmt: skip
             assert r.status_code == 400
@@ -195,12 +158,12 @@ class TestDesk:
             assert "不能晚于" in r.text
             assert await Application.all().count() == 0
 
-    async def test_roles_and_organizations(self, desk: Desk) -> None:
+    async def test_roles_and_organizations(self, world: World) -> None:
         app = await Application.create(
-            organization=desk.orgs["tiande"], received_on=local_today(), channel="网络",
+            organization=world.orgs["tiande"], received_on=local_today(), channel="网络",
             applicant_type="自然人", request="村务公开",
         )  # fmt: skip
-        async with desk.login("td_reviewer") as c:
+        async with world.login("td_reviewer") as c:
             page = await c.get(f"/console/applications/{app.id}")
             assert page.status_code == 200
             assert "村务公开" in page.text
@@ -208,20 +171,20 @@ class TestDesk:
             r = await post(c, f"/console/applications/{app.id}/extend",
                            csrf_from="/console/applications", extension_workdays="5")  # fmt: skip
             assert r.status_code == 403
-        async with desk.login("lh_editor") as c:
+        async with world.login("lh_editor") as c:
             assert (await c.get(f"/console/applications/{app.id}")).status_code == 404
             r = await post(c, f"/console/applications/{app.id}/delete")
             assert r.status_code == 404
         assert await Application.filter(id=app.id).exists()
 
-    async def test_dashboard_reminds_at_five_three_and_one_working_days(self, desk: Desk) -> None:
-        org = desk.orgs["tiande"]
+    async def test_dashboard_reminds_at_five_three_and_one_working_days(self, world: World) -> None:
+        org = world.orgs["tiande"]
         for left, what in [(5, "五日"), (4, "四日"), (3, "三日"), (1, "一日"), (8, "八日")]:
             await Application.create(
-                organization=org, received_on=_received_for(desk, left), channel="网络",
+                organization=org, received_on=_received_for(world, left), channel="网络",
                 applicant_type="自然人", applicant_name=what, request=f"申请{what}",
             )  # fmt: skip
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             page = (await c.get("/console/")).text
             assert "还剩5个工作日（5日提醒）" in page
             assert "还剩3个工作日（3日提醒）" in page
@@ -234,16 +197,16 @@ class TestDesk:
 
 class TestReminderHook:
     async def test_hooks_get_the_five_three_one_day_reminders_on_working_days(
-        self, desk: Desk
+        self, world: World
     ) -> None:
         """A notification hook receives, once a working day, the applications exactly 5, 3 or
         1 working days from their due date or due that day; not 4 or 8, and nothing on a day
         off (the dashboard shows every one within 5 days)."""
-        calendar = desk.runtime.calendar
+        calendar = world.runtime.calendar
         today = local_today() + dt.timedelta(days=30)
         while not calendar.is_workday(today):
             today += dt.timedelta(days=1)
-        org = desk.orgs["tiande"]
+        org = world.orgs["tiande"]
         for left in (8, 5, 4, 3, 1, 0):
             received = next(
                 today - dt.timedelta(days=back)
@@ -273,10 +236,10 @@ class TestReminderHook:
 
 
 class TestRegisters:
-    async def test_response_document_decisions_and_audit(self, desk: Desk) -> None:
-        org = desk.orgs["tiande"]
+    async def test_response_document_decisions_and_audit(self, world: World) -> None:
+        org = world.orgs["tiande"]
         today = local_today().isoformat()
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             src = "/console/registers/responses"
             r = await post(c, src, csrf_from=src, kind="政策解读", title="春耕补贴解读",
                            channel="政务微信", occurred_on=today)  # fmt: skip
@@ -303,16 +266,16 @@ class TestRegisters:
             assert r.status_code == 303, r.text
             page = (await c.get(src)).text
             assert 'value="213"' in page
-        async with desk.login("td_reviewer") as c:
+        async with world.login("td_reviewer") as c:
             src = "/console/registers/responses"
             assert (await c.get(src)).status_code == 200
             r = await post(c, src, csrf_from=src, kind="政策解读", title="x", occurred_on=today)
             assert r.status_code == 403
         actions = await AuditEvent.filter(organization_id=org.id).values_list("action", flat=True)
-        assert actions.count("register.created") == 3
+        assert actions.count("register.created") == 3  # type: ignore[arg-type]  # tortoise types flat values_list rows as tuples
 
-    async def test_a_normative_item_links_to_its_register_entry(self, desk: Desk) -> None:
-        org = desk.orgs["tiande"]
+    async def test_a_normative_item_links_to_its_register_entry(self, world: World) -> None:
+        org = world.orgs["tiande"]
         doc = await NormativeDocument.create(
             organization=org, kind="行政规范性文件", title="旧标题", doc_number="天政发〔2025〕2号",
             issued_on=local_today(),
@@ -322,7 +285,7 @@ class TestRegisters:
             body_html="<p>正文</p>", doc_number="天政发〔2025〕2号", normative=True,
             formed_on=local_today(), publish_at=dt.datetime.now(dt.UTC), status="active",
         )  # fmt: skip
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             src = "/console/registers/documents"
             page = (await c.get(src)).text
             assert "关于印发秸秆禁烧办法的通知" in page
@@ -354,13 +317,13 @@ async def _upload(c: httpx.AsyncClient, key: str, data: bytes) -> httpx.Response
 
 
 class TestSpreadsheets:
-    async def test_template_dry_run_and_all_or_nothing_commit(self, desk: Desk) -> None:
+    async def test_template_dry_run_and_all_or_nothing_commit(self, world: World) -> None:
         day = (local_today() - dt.timedelta(days=10)).isoformat()
         rows: list[list[object]] = [
             [day, "网络", "自然人", f"申请人{i}", f"申请{i}"] for i in range(40)
         ]
         rows[1][1] = "电报"  # row 3 of the sheet, column B
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             template = await c.get("/console/registers/applications/template.xlsx")
             assert template.status_code == 200
             headers = [cell.value for cell in load_workbook(io.BytesIO(template.content)).active[1]]
@@ -386,17 +349,17 @@ class TestSpreadsheets:
                       "filename": "applications.xlsx"},
             )  # fmt: skip
             assert r.status_code == 303
-        assert await Application.filter(organization_id=desk.orgs["tiande"].id).count() == 40
+        assert await Application.filter(organization_id=world.orgs["tiande"].id).count() == 40
         assert await Application.filter(channel="信函").count() == 1
         event = await AuditEvent.get(action="register.imported")
         assert event.detail["rows"] == 40
 
-    async def test_a_bad_header_names_its_column(self, desk: Desk) -> None:
+    async def test_a_bad_header_names_its_column(self, world: World) -> None:
         book = Workbook()
         book.active.append(["收到日期", "申请方式"])
         buffer = io.BytesIO()
         book.save(buffer)
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             r = await _upload(c, "applications", buffer.getvalue())
             assert r.status_code == 422
             assert "第 1 行第 A 列「收到日期」不是依申请公开表的栏目" in r.text
@@ -404,11 +367,11 @@ class TestSpreadsheets:
 
 
 class TestTable3AndTexts:
-    async def test_grid_is_checked_then_used_by_the_report(self, desk: Desk) -> None:
-        org = desk.orgs["tiande"]
+    async def test_grid_is_checked_then_used_by_the_report(self, world: World) -> None:
+        org = world.orgs["tiande"]
         year = local_today().year
         src = f"/console/registers/table3?year={year}"
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             r = await post(c, f"/console/registers/table3/{year}", csrf_from=src,
                            **{"c_new_自然人": "3", "c_open_自然人": "2"})  # fmt: skip
             assert r.status_code == 400
@@ -424,20 +387,20 @@ class TestTable3AndTexts:
                            **{"c_new_自然人": "3", "c_open_自然人": "2",
                               "c_carried_out_自然人": "1"})  # fmt: skip
             assert r.status_code == 303
-        figures = await collect(org, year, calendar=desk.runtime.calendar)
+        figures = await collect(org, year, calendar=world.runtime.calendar)
         assert figures.cell("new", "自然人") == 3
         assert figures.cell("total", "总计") == 2
         assert figures.table3_as_totals
 
-    async def test_draft_updates_years_and_names(self, desk: Desk) -> None:
-        org = desk.orgs["tiande"]
+    async def test_draft_updates_years_and_names(self, world: World) -> None:
+        org = world.orgs["tiande"]
         await ReportText.create(
             organization=org, year=2016,
             basic_situation="2016年以来，在舒兰市政务公开办公室的精心指导下，天德乡人民政府……",
             problems="2017年，我乡将继续做好天德乡政务公开工作。",
         )  # fmt: skip
         year = local_today().year
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             page = (await c.get(f"/console/registers/texts?year={year}")).text
             assert f"{year}年以来" in page
             assert "2016年" not in page
@@ -445,14 +408,14 @@ class TestTable3AndTexts:
             assert "draft-note" in page
 
     async def test_a_township_without_texts_drafts_from_a_sibling_with_its_own_names(
-        self, desk: Desk
+        self, world: World
     ) -> None:
         await ReportText.create(
-            organization=desk.orgs["tiande"], year=2016, publication_url="http://tiande.example",
+            organization=world.orgs["tiande"], year=2016, publication_url="http://tiande.example",
             basic_situation="2016年以来，天德乡人民政府在舒兰市的指导下，全乡……天德乡将继续努力。",
         )  # fmt: skip
         year = local_today().year
-        async with desk.login("lh_editor") as c:
+        async with world.login("lh_editor") as c:
             page = (await c.get(f"/console/registers/texts?year={year}")).text
             assert f"{year}年以来，联合乡人民政府在舒兰市的指导下" in page
             assert "联合乡将继续努力" in page
@@ -461,16 +424,16 @@ class TestTable3AndTexts:
 
 
 class TestReportPage:
-    async def test_errors_block_the_printable_downloads(self, desk: Desk) -> None:
+    async def test_errors_block_the_printable_downloads(self, world: World) -> None:
         """A 信息处理费 of 0.35 元 (万元 typed into a 元 field) is an error: the page says the
         downloads are blocked and names it; .docx is refused, the data file is not."""
         year = local_today().year - 1
         await Application.create(
-            organization=desk.orgs["tiande"], received_on=dt.date(year, 3, 4),
+            organization=world.orgs["tiande"], received_on=dt.date(year, 3, 4),
             replied_on=dt.date(year, 3, 8), outcome="open", channel="网络",
             applicant_type="自然人", request="申请", fee_yuan="0.35",
         )  # fmt: skip
-        async with desk.login("td_editor") as c:
+        async with world.login("td_editor") as c:
             page = await c.get(f"/console/report?year={year}&format=2021")
             assert 'id="download-blocked"' in page.text
             assert "信息处理费0.35元不可能" in page.text
@@ -481,17 +444,18 @@ class TestReportPage:
             data = await c.get(f"/console/report/{year}/annual.json?format=2021")
             assert data.status_code == 200
             assert data.json()["valid"] is False
-            await Application.filter(organization_id=desk.orgs["tiande"].id).update(fee_yuan=100)
+            await Application.filter(organization_id=world.orgs["tiande"].id).update(fee_yuan=100)
             docx_file = await c.get(f"/console/report/{year}/annual.docx?format=2021")
             assert docx_file.status_code == 200
 
-    async def test_county_chooses_whether_to_sum_unsubmitted_townships(self, desk: Desk) -> None:
+    async def test_county_chooses_whether_to_sum_unsubmitted_townships(self, world: World) -> None:
         year = local_today().year - 1
-        await ReportText.create(organization=desk.orgs["tiande"], year=year, submitted=True)
+        await ReportText.create(organization=world.orgs["tiande"], year=year, submitted=True)
         await Case.create(
-            organization=desk.orgs["lianhe"], kind="review", received_on=dt.date(year, 5, 1)
+            organization=world.orgs["lianhe"], kind="review", received_on=dt.date(year, 5, 1)
         )
-        async with desk.login("sl_editor") as c:
+        await county_editor(world)
+        async with world.login("sl_editor") as c:
             page = await c.get(f"/console/report?year={year}")
             assert 'name="include_unsubmitted"' in page.text
             missing = re.search(r'id="rollup-missing">([^<]*)<', page.text)

@@ -102,7 +102,7 @@ class TestPasswordChange:
         ended = await ConsoleSession.filter(end_reason="password_changed").values_list(
             "ip", flat=True
         )
-        assert ended == ["10.0.0.2"]
+        assert ended == ["10.0.0.2"]  # type: ignore[comparison-overlap]  # tortoise types flat values_list rows as tuples
 
 
 class TestAdministrators:

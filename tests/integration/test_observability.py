@@ -17,13 +17,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from tortoise.migrations.recorder import MigrationRecorder
 
-from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
 from bot.logs import IdsFilter, JsonFormatter
 from bot.settings import Settings
 from bot.web import create_app
 from channels.base import TemporaryError
 from storage.db import connection
+from storage.delivery import RetryPolicy
 from storage.models import Delivery, Organization
 from storage.wechat_models import WechatAccount, WechatJob
 from tests.conftest import PG_URL, _prepare_postgres

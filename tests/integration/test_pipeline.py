@@ -8,15 +8,16 @@ import datetime as dt
 import pytest
 
 from bot import publishing
-from bot.delivery import State
+from bot.dispatcher import Dispatcher
 from bot.publishing import Conflict
 from channels.base import Committed, ConfigurationError, PermanentError, TemporaryError
 from storage import outbox
 from storage.db import is_postgres
+from storage.delivery import State
 from storage.ledger import channel_tally
 from storage.models import Delivery, DeliveryAttempt, Item, Publication
 from tests.fakes.channel import ScriptedChannel
-from tests.integration.helpers import dispatcher, make_org, queue, states
+from tests.integration.helpers import dispatcher, kill, make_org, queue, states
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -231,27 +232,39 @@ class TestConcurrency:
             await outbox.save_prepared(first.delivery_ids[0], lease_token=first.token, prepared={})
 
 
+LEASE_SECONDS = 60
+
+
 class TestLeases:
     async def _crash_during_commit(self, ch: ScriptedChannel) -> tuple[Item, Delivery]:
         org = await make_org()
         item = await queue(org, {"website": ch})
         ch.hold.clear()
-        crashed = dispatcher({"website": ch}, worker="crashed", lease_seconds=0.2)
+        crashed = dispatcher({"website": ch}, worker="crashed", lease_seconds=LEASE_SECONDS)
         await crashed.tick()
         await ch.committing.wait()
-        # The worker "dies": its task is abandoned with the lease held and the commit open.
-        for task in crashed._in_flight.values():
-            task.cancel()
-        await asyncio.sleep(0.3)
+        await kill(crashed)  # the lease stays held, the commit open
         return item, await Delivery.get(item_id=item.id)
+
+    def _reaper(self, ch: ScriptedChannel, worker: str = "reaper") -> Dispatcher:
+        """A worker whose clock reads after the crashed worker's lease ran out."""
+        after_lease = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2 * LEASE_SECONDS)
+        return dispatcher({"website": ch}, worker=worker, now=after_lease)
+
+    async def test_a_live_lease_is_not_reaped(self) -> None:
+        """Before the lease runs out, the reaper leaves the crashed worker's delivery alone."""
+        ch = ScriptedChannel(commit_repeatable=True)
+        _, delivery = await self._crash_during_commit(ch)
+        assert await dispatcher({"website": ch}, worker="reaper").reap() == 0
+        assert (await Delivery.get(id=delivery.id)).state == State.SENDING
 
     async def test_expired_lease_in_repeatable_commit_is_retried(self) -> None:
         """A vanished worker's repeatable commit goes back to pending and publishes once."""
         ch = ScriptedChannel(commit_repeatable=True)
         item, _ = await self._crash_during_commit(ch)
         ch.hold.set()
-        reaper = dispatcher({"website": ch}, worker="reaper")
-        await reaper.reap()
+        reaper = self._reaper(ch)
+        assert await reaper.reap() == 1
         await reaper.run_until_idle()
         assert await states(item) == {"website": "published"}
         assert await Publication.all().count() == 1
@@ -260,8 +273,8 @@ class TestLeases:
         """A vanished worker's unrepeatable commit is never retried blindly."""
         ch = ScriptedChannel(commit_repeatable=False)
         item, _ = await self._crash_during_commit(ch)
-        reaper = dispatcher({"website": ch}, worker="reaper")
-        await reaper.reap()
+        reaper = self._reaper(ch)
+        assert await reaper.reap() == 1
         assert await reaper.tick() == 0
         delivery = await Delivery.get(item_id=item.id)
         assert delivery.state == State.UNCERTAIN
@@ -271,7 +284,7 @@ class TestLeases:
         """Staff who find the item public mark the uncertain delivery published, counted once."""
         ch = ScriptedChannel(commit_repeatable=False)
         item, delivery = await self._crash_during_commit(ch)
-        await dispatcher({"website": ch}).reap()
+        assert await self._reaper(ch, worker="w1").reap() == 1
         await outbox.resolve_uncertain_as_published(delivery.id, now=dt.datetime.now(dt.UTC))
         assert await states(item) == {"website": "published"}
         assert await Publication.all().count() == 1

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import State
 from channels.base import Committed, Publishable
 from storage import outbox
+from storage.delivery import State
 from storage.models import Delivery, DeliveryAttempt, Publication
 from tests.fakes.channel import ScriptedBatchChannel, ScriptedChannel
 from tests.integration.helpers import dispatcher, make_org, queue

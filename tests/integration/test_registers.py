@@ -181,7 +181,9 @@ class TestValidation:
         response = await api.client.post(
             f"{BASE}/complaints", json={"received_on": _day(1), "summary": "x"}, headers=api.tiande
         )
-        assert response.status_code == 201
+        assert response.status_code == 201, response.text
+        stored = (await api.client.get(f"{BASE}/complaints", headers=api.tiande)).json()
+        assert [(r["received_on"], r["summary"]) for r in stored] == [(_day(1), "x")]
 
     @pytest.mark.parametrize(
         ("resource", "body", "field", "words"),
@@ -218,7 +220,7 @@ class TestIsolation:
         for route in registers.router.routes:
             assert isinstance(route, APIRoute)
             path = route.path.format(org="tiande", record_id=1, year=2024)
-            for method in route.methods:
+            for method in route.methods or ():
                 response = await api.client.request(method, path)
                 assert response.status_code == 401, (method, path)
                 checked += 1
@@ -325,7 +327,7 @@ def test_the_factory_writes_four_routes_per_register() -> None:
     """Each list register has list/create/update/delete under the names, methods and status
     codes the hand-written routes had (their OpenAPI document was diffed identical)."""
     shapes = {
-        (route.name, frozenset(route.methods), route.path, route.status_code)
+        (route.name, frozenset(route.methods or ()), route.path, route.status_code)
         for route in registers.router.routes
         if isinstance(route, APIRoute)
     }

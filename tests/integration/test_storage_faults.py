@@ -21,19 +21,20 @@ import pytest
 from bot import review
 from storage.files import FolderError
 from storage.models import Delivery, Item, Posting, Publication
+from tests.integration.console_world import World, world
 from tests.integration.helpers import dispatcher
 from tests.integration.test_console_auth import csrf_of
-from tests.integration.test_console_items import PNG, Desk, desk, item_id_of, write_item
+from tests.integration.test_console_items import PNG, item_id_of, write_item
 
-__all__ = ["desk"]  # the fixture, shared with the console item tests
+__all__ = ["world"]  # the console fixture
 
 
-async def _accepted_notice(desk: Desk, client: httpx.AsyncClient) -> Delivery:
+async def _accepted_notice(world: World, client: httpx.AsyncClient) -> Delivery:
     item_id = item_id_of(await write_item(client, channels=["noticeboard"]))
     item = await Item.get(id=item_id)
-    reviewer = review.Reviewer("李审核", desk.users["td_reviewer"].id)
+    reviewer = review.Reviewer("李审核", world.users["td_reviewer"].id)
     await review.approve(item, reviewer, dict.fromkeys(review.CHECKS, True))
-    await dispatcher(desk.runtime.channels).run_until_idle()
+    await dispatcher(world.runtime.channels).run_until_idle()
     delivery = await Delivery.get(item_id=item_id)
     assert delivery.state == "accepted"
     return delivery
@@ -69,13 +70,13 @@ def file_size_limit(limit: int) -> Iterator[None]:
 
 
 async def test_an_unwritable_photo_folder_is_a_500_naming_it_and_stores_nothing(
-    desk: Desk,
+    world: World,
 ) -> None:
-    folder = desk.runtime.settings.data_dir / "postings"
+    folder = world.runtime.settings.data_dir / "postings"
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.write_bytes(b"")  # a regular file where the folder should be: even root fails
-    async with desk.login("td_editor") as client:
-        delivery = await _accepted_notice(desk, client)
+    async with world.login("td_editor") as client:
+        delivery = await _accepted_notice(world, client)
         answer = await _post(client, delivery, PNG)
         assert answer.status_code == 500, answer.text
         assert "database unavailable" not in answer.text
@@ -92,13 +93,13 @@ async def test_an_unwritable_photo_folder_is_a_500_naming_it_and_stores_nothing(
         assert (photo.status_code, photo.content) == (200, PNG)
 
 
-async def test_a_full_disk_is_a_507_naming_the_folder_and_stores_nothing(desk: Desk) -> None:
-    folder = desk.runtime.settings.data_dir / "postings"
+async def test_a_full_disk_is_a_507_naming_the_folder_and_stores_nothing(world: World) -> None:
+    folder = world.runtime.settings.data_dir / "postings"
     # Under the upload's 1 MB in-memory limit (so only the photo's own write meets the
     # limit), and above the limit set below (the SQLite file stays far under it).
     big = PNG + b"\x00" * (900 * 1024)
-    async with desk.login("td_editor") as client:
-        delivery = await _accepted_notice(desk, client)
+    async with world.login("td_editor") as client:
+        delivery = await _accepted_notice(world, client)
         with file_size_limit(640 * 1024):
             answer = await _post(client, delivery, big)
         assert answer.status_code == 507, answer.text

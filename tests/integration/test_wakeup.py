@@ -21,12 +21,12 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from bot.delivery import RetryPolicy
 from bot.dispatcher import Dispatcher
 from bot.settings import Settings
 from bot.web import create_app
 from channels.base import Committed, Publishable
 from storage.db import close_database, open_database
+from storage.delivery import RetryPolicy
 from storage.models import Delivery, Organization
 from storage.tokens import create_token
 from tests.fakes.channel import ScriptedChannel

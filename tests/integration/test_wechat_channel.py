@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, ClassVar
@@ -74,9 +73,9 @@ async def _queue(api: Api, **changes: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def _confirm(api: Api) -> None:
-    """Let the emulator finish its jobs, then poll as the scheduler would."""
-    await asyncio.sleep(0.2)
+async def _confirm(api: Api, wx: FakeWeChat) -> None:
+    """Move the emulator's clock past its jobs' delay, then poll as the scheduler would."""
+    wx.advance(1.0)
     await api.runtime.dispatcher.poll_confirmations()
 
 
@@ -101,7 +100,7 @@ class TestBroadcast:
         job = await WechatJob.get()
         assert send["clientmsgid"] == job.batch_key
         assert len(job.batch_key) <= 32
-        await _confirm(api)
+        await _confirm(api, wx)
         assert await _states() == ["published"]
         tally = await channel_tally(
             (await Organization.get(code="tiande")).id, dt.datetime.now(BUSINESS_TZ).year
@@ -195,7 +194,7 @@ class TestBroadcast:
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
         assert len(wx.calls_to("freepublish/submit")) == 1
-        await _confirm(api)
+        await _confirm(api, wx)
         delivery = await Delivery.get(channel="wechat")
         assert delivery.state == "published"
         assert delivery.url
@@ -228,7 +227,7 @@ class TestExactlyOnce:
         delivery = await Delivery.get(channel="wechat")
         assert delivery.state == "accepted"
         assert delivery.external_id == str(wx.sent_mass()[0].msg_id)
-        await _confirm(api)
+        await _confirm(api, wx)
         assert await Publication.filter(channel="wechat").count() == 1
 
 
@@ -238,7 +237,7 @@ class TestRejections:
         wx.set_mass_outcome("err(20001)")
         await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
-        await _confirm(api)
+        await _confirm(api, wx)
         delivery = await Delivery.get(channel="wechat")
         assert delivery.state == "failed"
         assert await Publication.filter(channel="wechat").count() == 0
@@ -306,7 +305,7 @@ class TestWithdraw:
         """Withdrawing calls mass/delete and records that the push itself cannot be recalled."""
         item = await _queue(api)
         await api.runtime.dispatcher.run_until_idle()
-        await _confirm(api)
+        await _confirm(api, wx)
         response = await api.client.post(
             f"/api/v1/items/{item['id']}/withdraw",
             json={"reason": "内容需更正"},
@@ -384,6 +383,7 @@ class TestAccountSettings:
         assert (
             await api.client.put(self.URL, json=self.BODY, headers=api.tiande)
         ).status_code == 404
+        assert await api.runtime.wechat.accounts.account("lianhe") is None
         assert (await api.client.get(self.URL, headers=api.tiande)).status_code == 404
 
     async def test_the_test_button_reports_in_chinese(self, api: Api, wx: FakeWeChat) -> None:

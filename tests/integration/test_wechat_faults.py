@@ -22,7 +22,7 @@ from cryptography.fernet import Fernet
 from bot.dispatcher import Dispatcher
 from bot.settings import Settings
 from bot.web import create_app
-from channels.base import Channel, Deferred, Publishable
+from channels.base import Channel, Committed, Deferred, Publishable
 from channels.registry import build_channels
 from channels.wechat import WeChatChannel
 from channels.wechat_state import JobRecord
@@ -196,6 +196,8 @@ class TestTokenMidBatch:
 
 
 class TestTransientErrors:
+    # 17:00 UTC on 31 December: the UTC date is still the old year's, Beijing's the new one's.
+    @pytest.mark.time_machine(dt.datetime(2026, 12, 31, 17, 0, tzinfo=UTC))
     async def test_daily_api_quota_waits_until_beijing_midnight_and_loses_nothing(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
@@ -401,6 +403,7 @@ class TestQuotaAtBeijingMidnight:
         async def commit(n: int, key: str) -> str | None:
             pub = _publishable(n, key, day)
             committed = await channel.commit_batch([pub], [await channel.prepare(pub)])
+            assert isinstance(committed[0], Committed), committed[0]
             return committed[0].external_id
 
         def move(minutes: int) -> None:

@@ -312,7 +312,9 @@ async def _prepared_notes(env: Env, item_id: int) -> list[str]:
     await env.runtime.dispatcher.run_until_idle(limit_seconds=5)
     delivery = await Delivery.get(item_id=item_id, channel="wechat")
     assert delivery.state == "accepted", delivery.last_error
-    return list((delivery.prepared or {}).get("notes") or [])
+    notes = (delivery.prepared or {}).get("notes") or []
+    assert isinstance(notes, list)
+    return [str(note) for note in notes]
 
 
 class TestBodyImages:

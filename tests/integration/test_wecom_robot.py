@@ -202,11 +202,8 @@ class TestPublishing:
         fake.fail_next(-1)
         item_id = await _publish(api, _item("tiande", "wecom_robot"), api.tiande)
         delivery = await Delivery.get(item_id=item_id, channel="wecom_robot")
-        codes = (
-            await DeliveryAttempt.filter(delivery_id=delivery.id)
-            .order_by("number")
-            .values_list("error_code", flat=True)
-        )
+        attempts = await DeliveryAttempt.filter(delivery_id=delivery.id).order_by("number")
+        codes = [attempt.error_code for attempt in attempts]
         assert delivery.state == "published"
         assert codes == ["-1", None]
         assert len(fake.posted(VILLAGERS_KEY)) == 1

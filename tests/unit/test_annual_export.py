@@ -448,6 +448,7 @@ class TestLayout:
             if p.text and p._p.pPr is not None
         }
         preamble = next(p for p in word.paragraphs if "http://218.27.140.5" in p.text)
+        assert preamble._p.pPr is not None
         wrap = preamble._p.pPr.find(qn("w:wordWrap"))
         assert wrap is not None
         assert wrap.get(qn("w:val")) == "0"
@@ -459,7 +460,7 @@ class TestLayout:
         table3 = next(t for t in word.tables if "申请人情况" in t.cell(0, 3).text)
         trs = table3._tbl.tr_lst
         assert len(trs) == 28
-        header = [tr.trPr.find(qn("w:tblHeader")) is not None for tr in trs]
+        header = [tr.trPr is not None and tr.trPr.find(qn("w:tblHeader")) is not None for tr in trs]
         assert header == [True] * 3 + [False] * 25
         keep = [
             all(
@@ -474,7 +475,9 @@ class TestLayout:
             for r in range(start, start + size - 1):
                 expected[r] = True
         assert keep == expected
-        assert all(tr.trPr.find(qn("w:cantSplit")) is not None for tr in trs)
+        assert all(
+            tr.trPr is not None and tr.trPr.find(qn("w:cantSplit")) is not None for tr in trs
+        )
 
     def test_the_sign_off_is_always_there(self) -> None:
         import datetime as dt
