@@ -107,22 +107,6 @@ async def backfilled_items(organization_id: int, year: int) -> int:
     return int(rows[0]["backfilled"] or 0)
 
 
-_ISSUED_SQL = """
-SELECT COUNT(DISTINCT COALESCE(lineage_id, id)) AS issued
-FROM item
-WHERE organization_id = ? AND normative AND status NOT IN ('cancelled')
-  AND formed_on >= ? AND formed_on < ?
-"""
-
-
-async def normative_issued(organization_id: int, year: int) -> int:
-    """规范性文件 formed (成文) in ``year``: 制发规范性文件, whether or not yet published."""
-    rows = await fetch_all(
-        _ISSUED_SQL, organization_id, dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
-    )
-    return int(rows[0]["issued"] or 0)
-
-
 async def items_counted(
     organization_id: int,
     year: int,
