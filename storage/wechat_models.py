@@ -165,7 +165,7 @@ class WechatCallbackNonce(Model):
 
 
 class WechatTitle(Model):
-    """The title a clerk chose for an item on WeChat, when the item's own is too long."""
+    """The title a clerk chose for an item on WeChat, when the item title is too long."""
 
     id = fields.IntField(primary_key=True)
     item_id = fields.IntField(unique=True)

@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('set_by', fields.CharField(default='', max_length=64)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'wechat_title', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The title a clerk chose for an item on WeChat, when the item own is too long.'},
+            options={'table': 'wechat_title', 'app': 'models', 'pk_attr': 'id', 'table_description': 'The title a clerk chose for an item on WeChat, when the item title is too long.'},
             bases=['Model'],
         ),
         ops.AddField(

@@ -338,6 +338,7 @@ class TestServiceMonthlyQuota:
                 )
             )
 
+    @pytest.mark.time_machine(dt.datetime(2026, 12, 15, 2, 0, tzinfo=UTC))  # 10:00 in Beijing
     async def test_a_fifth_broadcast_in_a_month_waits_for_next_months_first_slot(
         self, api: Api, wx: ScriptedWeChat
     ) -> None:
