@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from wechatpy.events import MassSendJobFinishEvent
 
 from channels.wechat import PUBLISH_FAILURES
-from channels.wechat_state import AccountConfig, JobRecord
+from channels.wechat.state import AccountConfig, JobRecord
 from storage.delivery import State
 from storage.items import ItemStatus
 from storage.models import Delivery

@@ -15,8 +15,8 @@ from pydantic import BaseModel, SecretStr
 
 from channels.accounts import AccountSpec, Sealer
 from channels.base import Channel
-from channels.wechat_state import AccountDirectory, JobStore
-from channels.wechat_tokens import MediaStore, TokenStore
+from channels.wechat.state import AccountDirectory, JobStore
+from channels.wechat.tokens import MediaStore, TokenStore
 
 ReportBucket = Literal["website", "wechat", "other"]
 BUCKET_LABELS: dict[ReportBucket, str] = {
