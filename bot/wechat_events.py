@@ -14,21 +14,19 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from wechatpy.events import MassSendJobFinishEvent
 
+from bot.dispatcher import Dispatcher
 from channels.wechat import PUBLISH_FAILURES
-from channels.wechat_state import AccountConfig, JobRecord
+from channels.wechat.state import AccountConfig, JobRecord
 from storage.delivery import State
 from storage.items import ItemStatus
 from storage.models import Delivery
 from storage.wechat import DatabaseJobStore
 from storage.wechat_models import WechatEvent
-
-if TYPE_CHECKING:
-    from bot.app import Runtime
 
 log = logging.getLogger("gongkai.wechat.events")
 
@@ -287,7 +285,23 @@ def _apply_publish(job: JobRecord, event: PublishEvent) -> bool:
     return False
 
 
-async def process_pending(runtime: Runtime) -> int:
+class _WechatJobs(Protocol):
+    @property
+    def jobs(self) -> DatabaseJobStore: ...
+
+
+class EventRuntime(Protocol):
+    """What applying job events needs of the runtime (``bot.app.Runtime`` has it); a
+    protocol, so this module does not import the composition root that imports it."""
+
+    @property
+    def wechat(self) -> _WechatJobs: ...
+
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+
+
+async def process_pending(runtime: EventRuntime) -> int:
     """Apply stored job events not yet applied, then confirm the deliveries they finish."""
     rows = (
         await WechatEvent.filter(processed_at=None, kind__in=JOB_KINDS)

@@ -13,7 +13,6 @@ in one settings section each (``[channel.<name>]`` in the TOML file, or the JSON
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping
 
@@ -32,7 +31,7 @@ from channels.spec import (
     WechatStoreSet,
 )
 from channels.website import StaticWebsite
-from channels.wechat import WeChatChannel
+from channels.wechat import SPEC as WECHAT
 from channels.wecom_robot import SPEC as WECOM_ROBOT
 
 __all__ = [
@@ -78,27 +77,6 @@ def _noticeboard(ctx: BuildContext) -> Channel:
     )
 
 
-def _wechat(ctx: BuildContext) -> Channel | None:
-    """WeChat serves every organization that has an account; without stores it is off."""
-    if ctx.wechat is None:
-        return None
-    settings, stores = ctx.settings, ctx.wechat
-    return WeChatChannel(
-        accounts=stores.accounts,
-        jobs=stores.jobs,
-        tokens=stores.tokens,
-        media=stores.media,
-        api_base=settings.wechat_api_base,
-        timeout=settings.wechat_timeout_seconds,
-        font_path=settings.pdf_font_path,
-        slot_window=dt.timedelta(minutes=settings.wechat_slot_window_minutes),
-        poll_interval=dt.timedelta(seconds=settings.wechat_poll_interval_seconds),
-        images_allowed=settings.wechat_images_allowed,
-        image_max_bytes=settings.wechat_image_max_bytes,
-        outbound_allowed_networks=settings.outbound_allowed_networks,
-    )
-
-
 SPECS: tuple[ChannelSpec, ...] = (
     ChannelSpec(
         name="website",
@@ -122,13 +100,7 @@ SPECS: tuple[ChannelSpec, ...] = (
         chosen_by_default=True,
         settings_keys=("posting_period_days", "printer_command", "pdf_font_path"),
     ),
-    ChannelSpec(
-        name="wechat",
-        label="政务微信",
-        bucket="wechat",
-        build=_wechat,
-        settings_keys=("wechat_api_base", "outbound_allowed_networks"),
-    ),
+    WECHAT,
     WECOM_ROBOT,
 )
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, SecretStr
 
 from channels.accounts import AccountSpec, Sealer
 from channels.base import Channel
-from channels.wechat_state import AccountDirectory, JobStore
-from channels.wechat_tokens import MediaStore, TokenStore
+
+if TYPE_CHECKING:  # channels.wechat registers itself with this module's ChannelSpec
+    from channels.wechat.state import AccountDirectory, JobStore
+    from channels.wechat.tokens import MediaStore, TokenStore
 
 ReportBucket = Literal["website", "wechat", "other"]
 BUCKET_LABELS: dict[ReportBucket, str] = {

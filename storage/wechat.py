@@ -21,8 +21,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from channels.base import TemporaryError
-from channels.wechat_state import PAUSING_ERROR, AccountConfig, JobRecord
-from channels.wechat_tokens import MediaKind, StoredMedia, StoredToken
+from channels.wechat.state import PAUSING_ERROR, AccountConfig, JobRecord
+from channels.wechat.tokens import MediaKind, StoredMedia, StoredToken
 from storage import outbox
 from storage.crypto import SecretBox
 from storage.delivery import State

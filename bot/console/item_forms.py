@@ -23,7 +23,7 @@ from channels.base import AccountBound, ChannelError, ConfigurationError, Publis
 from channels.printpdf import render_notice
 from channels.registry import CHANNEL_LABELS
 from channels.website import StaticWebsite
-from channels.wechat_content import to_wechat_html
+from channels.wechat.content import to_wechat_html
 from storage.ledger import BUSINESS_TZ, local_date
 from storage.models import Item, Organization
 

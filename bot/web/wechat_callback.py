@@ -40,7 +40,7 @@ from wechatpy.utils import check_signature
 from bot.app import Runtime
 from bot.web.deps import RuntimeDep
 from bot.wechat_events import JOB_KINDS, dedupe_key, kind_of, process_pending, record, reply_for
-from channels.wechat_state import AccountConfig
+from channels.wechat.state import AccountConfig
 from storage.wechat import remember_nonce
 from storage.wechat_models import WechatAccount
 

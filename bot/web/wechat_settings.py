@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
 from channels.base import AccountBound, ChannelError
 from channels.wechat import limits_of
-from channels.wechat_content import measure, shorten
-from channels.wechat_state import AccountConfig
+from channels.wechat.content import measure, shorten
+from channels.wechat.state import AccountConfig
 from storage import audit
 from storage import wechat as wechat_store
 from storage.models import Item, Organization

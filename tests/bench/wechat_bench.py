@@ -33,7 +33,7 @@ from bot.publishing import ItemInput
 from bot.settings import Settings
 from bot.wechat_events import MassEvent, apply_job_event
 from channels.wechat import MONTHLY_BROADCASTS
-from channels.wechat_cover import default_cover
+from channels.wechat.cover import default_cover
 from storage.delivery import State
 from storage.models import Delivery, Organization
 from tests.bench import Figure, median, verdict

@@ -16,7 +16,7 @@ from channels.noticeboard import NoticeBoard
 from channels.registry import CHANNEL_NAMES
 from channels.website import StaticWebsite
 from channels.wechat import WeChatChannel
-from channels.wechat_tokens import MemoryMediaStore, MemoryTokenStore
+from channels.wechat.tokens import MemoryMediaStore, MemoryTokenStore
 from tests.fakes.cms import FakeCms
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechat_stores import MemoryAccounts, MemoryJobStore, account

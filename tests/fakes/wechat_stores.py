@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from channels.wechat_state import AccountConfig, JobRecord
+from channels.wechat.state import AccountConfig, JobRecord
 
 
 class MemoryJobStore:

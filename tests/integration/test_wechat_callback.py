@@ -22,7 +22,7 @@ from bot.app import Runtime
 from bot.settings import Settings
 from bot.web import create_app, wechat_callback
 from bot.wechat_events import apply_job_event, job_event, process_pending, record
-from channels.wechat_state import JobRecord
+from channels.wechat.state import JobRecord
 from storage.models import Delivery, Item, Organization
 from storage.wechat_models import WechatAccount, WechatEvent, WechatJob
 from tests.fakes.wechat import CallbackPush, FakeWeChat, MassJob

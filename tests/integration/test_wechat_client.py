@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from channels.base import ConfigurationError, PermanentError, TemporaryError
-from channels.wechat_client import (
+from channels.wechat.client import (
     MemoryMediaStore,
     MemoryTokenStore,
     NoQuotaError,
@@ -19,7 +19,7 @@ from channels.wechat_client import (
     TokenStore,
     WeChatApi,
 )
-from channels.wechat_content import article
+from channels.wechat.content import article
 from tests.fakes.wechat import FakeWeChat
 
 APPID = "wx00000000000000a1"

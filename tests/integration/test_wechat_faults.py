@@ -25,7 +25,7 @@ from bot.web import create_app
 from channels.base import Channel, Committed, Deferred, Publishable
 from channels.registry import build_channels
 from channels.wechat import WeChatChannel
-from channels.wechat_state import JobRecord
+from channels.wechat.state import JobRecord
 from storage import users
 from storage.console_models import User
 from storage.crypto import SecretBox

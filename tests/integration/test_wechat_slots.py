@@ -10,7 +10,7 @@ import pytest
 
 from channels.base import Deferred, Publishable
 from channels.wechat import BEIJING, WeChatChannel
-from channels.wechat_tokens import MemoryMediaStore, MemoryTokenStore
+from channels.wechat.tokens import MemoryMediaStore, MemoryTokenStore
 from tests.fakes.wechat import FakeWeChat
 from tests.fakes.wechat_stores import MemoryAccounts, MemoryJobStore, account
 

@@ -7,7 +7,7 @@ import pytest
 
 from channels.base import PermanentError, TemporaryError
 from channels.safe_fetch import FetchRefused, SafeFetcher
-from channels.wechat_content import (
+from channels.wechat.content import (
     STYLES,
     ImageRejected,
     Limits,

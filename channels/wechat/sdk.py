@@ -1,6 +1,6 @@
 """wechatpy 1.8.18 adapted to our needs: configurable base URL, stable_token, the APIs it lacks.
 
-Blocking and low level; only ``channels.wechat_client.WeChatApi`` uses it.
+Blocking and low level; only ``channels.wechat.client.WeChatApi`` uses it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from wechatpy import WeChatClient
 from wechatpy.client.api.base import BaseWeChatAPI
 from wechatpy.exceptions import WeChatClientException
 
-from channels.wechat_tokens import StoredToken
+from channels.wechat.tokens import StoredToken
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com/cgi-bin/"
 

@@ -1,10 +1,10 @@
 """The only module that talks to the WeChat Official Account API (through wechatpy 1.8.18).
 
-``_WeChatClient`` (in ``channels.wechat_sdk``) fixes what the library lacks: stable_token,
+``_WeChatClient`` (in ``channels.wechat.sdk``) fixes what the library lacks: stable_token,
 draft, freepublish, a mass body with ``tag_id``. ``WeChatApi`` is the async facade the
 channel uses: it shares one token per account through a ``TokenStore``, refreshes it once
 on a token error, dedupes uploads through a ``MediaStore`` and raises only the channel
-error types (mapping in ``channels.wechat_errors``).
+error types (mapping in ``channels.wechat.errors``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import requests
 from wechatpy.exceptions import WeChatClientException
 
 from channels.base import PermanentError
-from channels.wechat_errors import TOKEN_ERRORS, NoQuotaError, redacted, translate
-from channels.wechat_sdk import DEFAULT_API_BASE, _WeChatClient, mass_sendall_body
-from channels.wechat_tokens import (
+from channels.wechat.errors import TOKEN_ERRORS, NoQuotaError, redacted, translate
+from channels.wechat.sdk import DEFAULT_API_BASE, _WeChatClient, mass_sendall_body
+from channels.wechat.tokens import (
     MediaKind,
     MediaStore,
     MemoryMediaStore,

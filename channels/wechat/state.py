@@ -65,7 +65,7 @@ class AccountConfig:
     keywords: tuple[str, ...]
     default_reply: str
     paused_reason: str = ""  # set after 48001: deliveries wait until settings or a test
-    title_limit: int = 32  # title/author/digest counted in limit_unit (see wechat_content)
+    title_limit: int = 32  # title/author/digest counted in limit_unit (see channels.wechat.content)
     limit_unit: str = "chars"
 
 

@@ -37,8 +37,8 @@ from channels.base import (
     Withdrawal,
 )
 from channels.safe_fetch import SafeFetcher
-from channels.wechat_client import NoQuotaError, WeChatApi
-from channels.wechat_content import (
+from channels.wechat.client import NoQuotaError, WeChatApi
+from channels.wechat.content import (
     Limits,
     Unit,
     article,
@@ -49,15 +49,15 @@ from channels.wechat_content import (
     shorten,
     to_wechat_html,
 )
-from channels.wechat_cover import default_cover
-from channels.wechat_state import (
+from channels.wechat.cover import default_cover
+from channels.wechat.state import (
     PAUSING_ERROR,
     AccountConfig,
     AccountDirectory,
     JobRecord,
     JobStore,
 )
-from channels.wechat_tokens import MediaStore, TokenStore
+from channels.wechat.tokens import MediaStore, TokenStore
 
 log = logging.getLogger("gongkai.wechat")
 BEIJING = ZoneInfo("Asia/Shanghai")
