@@ -137,12 +137,15 @@ async def _editor(
     status_code: int = 200,
 ) -> Response:
     runtime = runtime_of(request)
-    shown = forms.previews(forms.unsaved(form.values, org, item), runtime)
+    pub = forms.unsaved(form.values, org, item)
+    shown = forms.previews(pub, runtime)
+    dropped = await forms.dropped_images(runtime, form.value("channels"), pub.body_html)
     return render(
         request,
         "item_edit.html",
         status_code=status_code,
         previews=shown,
+        dropped_images=dropped,
         form=form,
         item=item,
         org=org,
@@ -201,9 +204,16 @@ async def preview(request: Request, user: EditorDep, item_id: int = 0) -> Respon
         except InputError as error:
             forms.record_error(parsed.form, error)
     pub = forms.unsaved(parsed.form.values, org, item)
-    shown = forms.previews(pub, runtime_of(request))
+    runtime = runtime_of(request)
+    shown = forms.previews(pub, runtime)
+    dropped = await forms.dropped_images(runtime, parsed.form.value("channels"), pub.body_html)
     return JSONResponse(
-        {"wechat": shown.wechat, "website": shown.website, "errors": parsed.form.errors}
+        {
+            "wechat": shown.wechat,
+            "website": shown.website,
+            "errors": parsed.form.errors,
+            "dropped_images": dropped,
+        }
     )
 
 
