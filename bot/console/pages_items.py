@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot import publishing, submission
+from bot import publishing, submission, wechat_titles
 from bot.app import Runtime
 from bot.console import item_forms as forms
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, client_ip, ensure, require_role
@@ -146,6 +146,7 @@ async def _editor(
         status_code=status_code,
         previews=shown,
         dropped_images=dropped,
+        wechat_title=await wechat_titles.item_view(runtime.wechat.accounts, item) if item else None,
         form=form,
         item=item,
         org=org,

@@ -94,8 +94,10 @@ class TestWechatTitle:
         async with world.login("td_editor") as client:
             item_id = await write(client, ["website", "wechat"])
             page = await client.get(f"/console/items/{item_id}")
+            editor = await client.get(f"/console/items/{item_id}/edit")
         assert page.status_code == 200
         assert title_input(page.text) == SHORTENED
+        assert f"微信标题：<strong>{SHORTENED}</strong>（已用 32 / 32 个字符" in editor.text
         assert 'data-count-limit="32" data-count-unit="chars"' in page.text
         assert "已用 32 / 32 个字符" in page.text
         assert "微信公众号的标题最多 32 个字符" in page.text
