@@ -23,6 +23,7 @@ from channels.base import AccountBound, ChannelError, ConfigurationError, Publis
 from channels.printpdf import render_notice
 from channels.registry import CHANNEL_LABELS
 from channels.website import StaticWebsite
+from channels.wechat import WeChatChannel
 from channels.wechat.content import to_wechat_html
 from storage.ledger import BUSINESS_TZ, local_date
 from storage.models import Item, Organization
@@ -271,6 +272,15 @@ def previews(pub: Publishable, runtime: Runtime) -> Previews:
     except ChannelError as error:
         website = str(Markup("<p>{}</p>").format(error.message))
     return Previews(wechat=wechat, website=website)
+
+
+async def dropped_images(runtime: Runtime, chosen: str, body_html: str) -> list[str]:
+    """The body images WeChat would not get (too large, wrong type, could not fetch), with
+    why, shown in the preview before the item is submitted."""
+    channel = runtime.channels.get("wechat")
+    if "wechat" not in chosen.split(",") or not isinstance(channel, WeChatChannel):
+        return []
+    return await channel.dropped_images(body_html)
 
 
 async def preview_pdf(pub: Publishable, runtime: Runtime) -> bytes:

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot import publishing
+from bot import publishing, wechat_titles
 from bot.console import item_forms as forms
-from bot.console.auth import ConsoleError, ConsoleUser, can, require_role
+from bot.console.auth import ConsoleError, ConsoleUser, can, client_ip, require_role
 from bot.console.pages_items import WRITERS, item_in_scope, log, runtime_of
 from bot.console.templates import FormState, flash, render, templates
 from bot.publishing import Conflict, InputError
@@ -20,6 +20,8 @@ from bot.web.schemas import ItemOut
 from bot.web.views import load_item_out
 from bot.wechat_preview import PreviewRefused, check_recipient
 from channels.registry import CHANNEL_LABELS
+from channels.wechat import limits_of
+from storage import audit
 from storage.delivery import FINAL
 from storage.items import UNRELEASED, ItemStatus
 from storage.models import Delivery, Item
@@ -33,6 +35,7 @@ PREVIEWERS = ("editor", "reviewer", "admin")
 NOT_A_RECIPIENT = (
     "这条信息尚未通过保密审查，只能发送预览到管理员登记的预览接收人（渠道设置—预览接收人）。"
 )
+NO_WECHAT_TITLE = "这条信息不通过政务微信发布（或本单位尚未配置公众号），没有微信标题。"
 DECISION_LABELS = {
     "approved": "审核通过",
     "rejected": "退回修改",
@@ -100,6 +103,7 @@ async def _page(
             for r in await preview_recipients(item.organization_id)
         ],
         settled=_settled(out),
+        wechat_title=await wechat_titles.item_view(runtime.wechat.accounts, item),
         L=forms,
     )
 
@@ -199,6 +203,35 @@ async def wechat_preview(
         return await _page(request, user, item, form=form, status_code=409)
     await log(request, user, "item.wechat_preview", item, openid=openid.strip())
     flash(request, "预览已发送到该微信号，请在手机上查看。不会群发，也不占用额度。")
+    return _back(item)
+
+
+@router.post("/{item_id}/wechat-title", response_class=HTMLResponse)
+async def set_wechat_title(
+    request: Request, user: EditorDep, item_id: int, wechat_title: Annotated[str, Form()] = ""
+) -> Response:
+    """The clerk's 微信标题, checked by the API's rule; empty goes back to the shortened form."""
+    item = await item_in_scope(user, item_id, *WRITERS)
+    runtime = runtime_of(request)
+    account = await wechat_titles.account_for(runtime.wechat.accounts, item)
+    if account is None:
+        raise ConsoleError(409, NO_WECHAT_TITLE)
+    title = wechat_titles.tidy(wechat_title)
+    problem = wechat_titles.title_problem(title, limits_of(account))
+    if problem:
+        form = FormState(values={"wechat_title": title}, errors={"wechat_title": problem})
+        return await _page(request, user, item, form=form, status_code=400)
+    async with audit.changing(
+        "item.wechat_title",
+        user_id=user.id,
+        username=user.username,
+        organization_id=item.organization_id,
+        target=f"item:{item.id} {item.title}",
+        detail={"title": title},
+        ip=client_ip(request),
+    ):
+        await wechat_titles.save_title(item.id, title, set_by=user.username)
+    flash(request, "微信标题已保存。" if title else "已恢复为自动缩短的微信标题。")
     return _back(item)
 
 

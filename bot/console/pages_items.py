@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from bot import publishing, submission
+from bot import publishing, submission, wechat_titles
 from bot.app import Runtime
 from bot.console import item_forms as forms
 from bot.console.auth import ConsoleError, ConsoleUser, OrgRef, client_ip, ensure, require_role
@@ -137,12 +137,16 @@ async def _editor(
     status_code: int = 200,
 ) -> Response:
     runtime = runtime_of(request)
-    shown = forms.previews(forms.unsaved(form.values, org, item), runtime)
+    pub = forms.unsaved(form.values, org, item)
+    shown = forms.previews(pub, runtime)
+    dropped = await forms.dropped_images(runtime, form.value("channels"), pub.body_html)
     return render(
         request,
         "item_edit.html",
         status_code=status_code,
         previews=shown,
+        dropped_images=dropped,
+        wechat_title=await wechat_titles.item_view(runtime.wechat.accounts, item) if item else None,
         form=form,
         item=item,
         org=org,
@@ -201,9 +205,16 @@ async def preview(request: Request, user: EditorDep, item_id: int = 0) -> Respon
         except InputError as error:
             forms.record_error(parsed.form, error)
     pub = forms.unsaved(parsed.form.values, org, item)
-    shown = forms.previews(pub, runtime_of(request))
+    runtime = runtime_of(request)
+    shown = forms.previews(pub, runtime)
+    dropped = await forms.dropped_images(runtime, parsed.form.value("channels"), pub.body_html)
     return JSONResponse(
-        {"wechat": shown.wechat, "website": shown.website, "errors": parsed.form.errors}
+        {
+            "wechat": shown.wechat,
+            "website": shown.website,
+            "errors": parsed.form.errors,
+            "dropped_images": dropped,
+        }
     )
 
 

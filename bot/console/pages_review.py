@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from starlette.datastructures import FormData
 
-from bot import review
+from bot import review, wechat_titles
 from bot.console.auth import ConsoleError, ConsoleUser, can, client_ip, ensure, require_role
 from bot.console.item_forms import STATUS_LABELS
 from bot.console.templates import ACTION_LABELS, FormState, flash, render
@@ -194,6 +194,7 @@ async def _review_page(
         status_label=STATUS_LABELS.get(item.status, item.status),
         channel_labels=CHANNEL_LABELS,
         seen=item.updated_at.isoformat(),
+        wechat_title=await wechat_titles.item_view(request.app.state.runtime.wechat.accounts, item),
     )
 
 

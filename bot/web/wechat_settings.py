@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from bot import wechat_titles
 from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
 from channels.base import AccountBound, ChannelError
 from channels.wechat import limits_of
-from channels.wechat.content import measure, shorten
 from channels.wechat.state import AccountConfig
 from storage import audit
 from storage import wechat as wechat_store
 from storage.models import Item, Organization
-from storage.wechat_models import WechatAccount, WechatTitle
+from storage.wechat_models import WechatAccount
 
 router = APIRouter(prefix="/api/v1")
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -247,11 +247,9 @@ async def get_wechat_title(
 ) -> WechatTitleOut:
     """The WeChat title of an item: the clerk's choice, or the prefilled shortened form."""
     item, account = await _titled_item(item_id, principal, runtime)
-    chosen = await WechatTitle.get_or_none(item_id=item.id)
-    limits = limits_of(account)
-    title = chosen.title if chosen else shorten(item.title, limits.title, limits.unit)
+    view = await wechat_titles.title_of(item.id, item.title, account)
     return WechatTitleOut(
-        item_id=item.id, title=title, chosen=bool(chosen), limit=limits.title, unit=limits.unit
+        item_id=item.id, title=view.title, chosen=view.chosen, limit=view.limit, unit=view.unit
     )
 
 
@@ -264,19 +262,13 @@ async def put_wechat_title(
     org_id = item.organization.id
     target = f"item:{item.id}"
     await principal.demand(org_id, *EDITORS, action="item.wechat_title", target=target)
-    title = " ".join(data.title.split())
-    limits = limits_of(account)
-    if title and measure(title, limits.unit) > limits.title:
-        unit = "字节" if limits.unit == "bytes" else "个字符"
-        raise field_error("title", f"微信标题最多 {limits.title} {unit}")
+    title = wechat_titles.tidy(data.title)
+    problem = wechat_titles.title_problem(title, limits_of(account))
+    if problem:
+        raise field_error("title", problem)
     async with principal.audited("item.wechat_title", org_id=org_id, target=target) as change:
         change.detail = {"title": title}
-        if title:
-            await WechatTitle.update_or_create(
-                defaults={"title": title, "set_by": principal.name}, item_id=item.id
-            )
-        else:
-            await WechatTitle.filter(item_id=item.id).delete()
+        await wechat_titles.save_title(item.id, title, set_by=principal.name)
     return await get_wechat_title(item_id, principal, runtime)
 
 

@@ -45,6 +45,7 @@ from channels.wechat.content import (
     check_article_limits,
     digest_from,
     fetch_image,
+    images_dropped,
     rewrite_images,
     shorten,
     to_wechat_html,
@@ -417,6 +418,12 @@ class WeChatChannel:
             await api.preview(draft, openid)
         finally:
             await _discard_draft(api, draft)  # the clerks' 草稿箱 is not Gongkai's scratchpad
+
+    async def dropped_images(self, body_html: str) -> list[str]:
+        """The body images a send would leave out, and why, found before submission."""
+        if not self._images_allowed:
+            return []
+        return await images_dropped(to_wechat_html(body_html), fetch=self._fetch)
 
     async def aclose(self) -> None:
         for api in self._apis.values():

@@ -238,6 +238,16 @@ async def rewrite_images(
     return "".join(parts), notes
 
 
+async def images_dropped(html_text: str, *, fetch: Callable[[str], Awaitable[bytes]]) -> list[str]:
+    """The notes ``rewrite_images`` would write (too large, wrong type, could not fetch),
+    found by fetching without uploading: what a preview warns of before submission."""
+
+    async def keep(_data: bytes, _name: str) -> str:
+        return ""
+
+    return (await rewrite_images(html_text, fetch=fetch, upload=keep))[1]
+
+
 async def _rehost(
     src: str,
     fetch: Callable[[str], Awaitable[bytes]],

@@ -92,6 +92,7 @@ TABLE: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/console/items/{item_id}/cancel"): row(DENIED, ALLOWED, ALLOWED),
     ("POST", "/console/items/{item_id}/withdraw"): row(DENIED, ALLOWED, ALLOWED),
     ("POST", "/console/items/{item_id}/wechat-preview"): row(DENIED, ALLOWED, ALLOWED),
+    ("POST", "/console/items/{item_id}/wechat-title"): row(DENIED, ALLOWED, ALLOWED),
     ("POST", "/console/items/{item_id}/deliveries/{delivery_id}/resolve"): row(
         DENIED, ALLOWED, ALLOWED
     ),

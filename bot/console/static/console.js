@@ -73,6 +73,18 @@
       });
     }
 
+    function showDropped(notes) {
+      var box = document.getElementById("preview-dropped");
+      var list = document.getElementById("preview-dropped-list");
+      list.textContent = "";
+      (notes || []).forEach(function (note) {
+        var li = document.createElement("li");
+        li.textContent = note;
+        list.appendChild(li);
+      });
+      box.hidden = !list.children.length;
+    }
+
     function refresh() {
       var mine = ++seq;
       status.textContent = "正在更新…";
@@ -94,6 +106,7 @@
         wechat.srcdoc = data.wechat;
         website.srcdoc = data.website;
         showProblems(data.errors);
+        showDropped(data.dropped_images);
         status.textContent = "已更新";
       }).catch(function (error) {
         if (mine === seq) status.textContent = error.message;
@@ -161,8 +174,24 @@
     if (timer === null) schedule();
   }
 
+  /* A length counter (微信标题) against the account's limit, counted as WeChat counts. */
+  function setupCounter(input) {
+    var limit = parseInt(input.getAttribute("data-count-limit"), 10);
+    var bytes = input.getAttribute("data-count-unit") === "bytes";
+    var unit = bytes ? "字节" : "个字符";
+    var out = document.getElementById(input.getAttribute("aria-describedby").split(" ")[0]);
+    function update() {
+      var text = input.value.trim().replace(/\s+/g, " ");
+      var length = bytes ? new TextEncoder().encode(text).length : Array.from(text).length;
+      out.textContent = "已用 " + length + " / " + limit + " " + unit +
+        (length > limit ? "，超出 " + (length - limit) + " " + unit + "，请缩短" : "");
+    }
+    input.addEventListener("input", update);
+  }
+
   var form = document.getElementById("item-form");
   if (form && form.getAttribute("data-preview-url")) setupEditor(form);
+  Array.prototype.forEach.call(document.querySelectorAll("input[data-count-limit]"), setupCounter);
   var timeline = document.getElementById("timeline");
   if (timeline && timeline.getAttribute("data-live-url")) setupLive(timeline);
 })();
