@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from channels.base import (
@@ -37,7 +37,6 @@ from channels.base import (
     Withdrawal,
 )
 from channels.safe_fetch import SafeFetcher
-from channels.wechat_client import NoQuotaError, WeChatApi
 from channels.wechat_content import (
     Limits,
     Unit,
@@ -49,7 +48,6 @@ from channels.wechat_content import (
     shorten,
     to_wechat_html,
 )
-from channels.wechat_cover import default_cover
 from channels.wechat_state import (
     PAUSING_ERROR,
     AccountConfig,
@@ -58,6 +56,9 @@ from channels.wechat_state import (
     JobStore,
 )
 from channels.wechat_tokens import MediaStore, TokenStore
+
+if TYPE_CHECKING:
+    from channels.wechat_client import WeChatApi
 
 log = logging.getLogger("gongkai.wechat")
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -120,6 +121,8 @@ class WeChatChannel:
         """One client per account (and secret and address, so a change takes effect)."""
         base = account.api_base or self._api_base
         key = (account.app_id, account.secret, base)
+        from channels.wechat_client import WeChatApi  # wechatpy loads on the first call
+
         if key not in self._apis:
             self._apis[key] = WeChatApi(
                 appid=account.app_id,
@@ -470,6 +473,8 @@ class WeChatChannel:
             raise _unknown_if_maybe_sent(job, exc, repeated=repeated) from exc
 
     async def _broadcast(self, job: JobRecord, account: AccountConfig, api: WeChatApi) -> None:
+        from channels.wechat_errors import NoQuotaError
+
         try:
             sent = await api.sendall(
                 job.draft_media_id or "", tag_id=account.tag_id, clientmsgid=job.batch_key
@@ -572,6 +577,8 @@ class WeChatChannel:
     def _cover(self, account: AccountConfig) -> tuple[bytes, str]:
         if account.cover_file and Path(account.cover_file).is_file():
             return Path(account.cover_file).read_bytes(), Path(account.cover_file).name
+        from channels.wechat_cover import default_cover  # Pillow loads on the first cover
+
         return default_cover(account.org_name, font_path=self._font), "cover.jpg"
 
     async def _fetch(self, url: str) -> bytes:
