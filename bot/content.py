@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _ALLOWED_TAGS = {
     "p",
@@ -43,7 +47,14 @@ _ALLOWED_TAGS = {
     "sup",
 }
 _ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}}
-_markdown = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """The one parser, built on the first body (markdown-it is not needed before)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
 class UnsafeContent(ValueError):
@@ -62,7 +73,7 @@ def _visible_text(html: str) -> str:
 
 def render_body(markdown: str) -> RenderedBody:
     """Render Markdown and strip scripts, handlers and unsafe URLs from the result."""
-    raw = _markdown.render(markdown)
+    raw = _markdown().render(markdown)
     clean = nh3.clean(
         raw,
         tags=_ALLOWED_TAGS,

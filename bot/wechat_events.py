@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
-from wechatpy.events import MassSendJobFinishEvent
 
 from bot.dispatcher import Dispatcher
 from channels.wechat import PUBLISH_FAILURES
@@ -125,6 +124,8 @@ def mass_event(msg: Any) -> MassEvent:
 def job_event(kind: str, raw: Mapping[str, Any]) -> JobEvent:
     """Rebuild a stored job event from its raw payload."""
     if kind == MASS_KIND:
+        from wechatpy.events import MassSendJobFinishEvent  # wechatpy loads on the first event
+
         return mass_event(MassSendJobFinishEvent(dict(raw)))
     return parse_publish_event(raw)
 

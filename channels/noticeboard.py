@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from channels.base import (
     Committed,
@@ -27,7 +27,9 @@ from channels.base import (
     TemporaryError,
     Withdrawal,
 )
-from channels.printpdf import RenderedNotice, register_font, render_notice
+
+if TYPE_CHECKING:
+    from channels.printpdf import RenderedNotice
 
 PRINT_TIMEOUT = 120.0  # seconds; lp returns once the job is spooled
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -107,6 +109,8 @@ class NoticeBoard:
         return path.relative_to(self.queue_dir).as_posix()
 
     async def _render(self, pub: Publishable) -> RenderedNotice:
+        from channels.printpdf import render_notice  # reportlab loads on the first notice
+
         return await asyncio.to_thread(render_notice, pub, font_path=self.font_path)
 
     async def prepare(self, pub: Publishable) -> dict[str, Any]:
@@ -210,6 +214,8 @@ class NoticeBoard:
     async def check(self) -> str:
         """Verifies the queue directory, the font and the printer command; returns a status line."""
         await _run_io(_check_writable, self.queue_dir)
+        from channels.printpdf import register_font
+
         await asyncio.to_thread(register_font, self.font_path)
         if not self.printer_argv:
             return f"打印队列可用（{self.queue_dir}），字体正常；未配置打印机，须手动打印。"

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ValidationError
 
 from channels.accounts import AccountSpec, Sealer
 from channels.base import Channel, ConfigurationError
-from channels.cms import CmsWebsite
 from channels.noticeboard import NoticeBoard
 from channels.spec import (
     BUCKET_LABELS,
@@ -59,6 +58,8 @@ __all__ = [
 def _website(ctx: BuildContext) -> Channel:
     settings = ctx.settings
     if settings.cms_url:
+        from channels.cms import CmsWebsite  # httpx loads only where a CMS is set up
+
         return CmsWebsite(
             settings.cms_url,
             secret=settings.cms_secret.get_secret_value(),

@@ -26,9 +26,11 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -144,25 +146,38 @@ class SafeFetcher:
         self._max_bytes = max_bytes
         self._max_redirects = max_redirects
         self._resolve = resolve or system_resolve
-        self._client = httpx.AsyncClient(
-            # No kept-alive connections: a connection opened for one host name must never
-            # carry a request for another name that resolved to the same address.
-            transport=transport
-            or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0)),
-            timeout=timeout,
-            follow_redirects=False,
-            trust_env=False,  # a proxy would resolve the name again, unchecked
-        )
+        self._transport = transport
+        self._opened: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use (httpx is not loaded before a fetch)."""
+        if self._opened is None:
+            import httpx
+
+            self._opened = httpx.AsyncClient(
+                # No kept-alive connections: a connection opened for one host name must
+                # never carry a request for another name that resolved to the same address.
+                transport=self._transport
+                or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_keepalive_connections=0)),
+                timeout=self._timeout,
+                follow_redirects=False,
+                trust_env=False,  # a proxy would resolve the name again, unchecked
+            )
+        return self._opened
 
     def __repr__(self) -> str:
         return f"SafeFetcher(allowed={[str(n) for n in self._allowed]!r})"
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        await self._client.aclose()
+        if self._opened is not None:
+            await self._opened.aclose()
 
     async def fetch(self, url: str) -> bytes:
         """Return the body of ``url``; raises FetchRefused (or FetchTooLarge)."""
+        import httpx
+
         try:
             async with asyncio.timeout(self._timeout):
                 return await self._fetch(url)
@@ -189,6 +204,8 @@ class SafeFetcher:
 
     async def _request(self, url: str) -> httpx.Request:
         """The request for ``url``, addressed to its checked IP address."""
+        import httpx
+
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError) as exc:

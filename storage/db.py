@@ -8,13 +8,14 @@ import re
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import OperationalError
-from tortoise.migrations.api import migrate
+
+if TYPE_CHECKING:
+    import asyncpg
 
 MODELS_MODULES = [
     "storage.models",
@@ -32,15 +33,27 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 # What a lost database looks like from here: the driver's connection errors, Tortoise's
 # translations of them, and the socket's (refused, reset, timed out, host not found).
 # Not OSError as a whole: a full disk or a permission error is not "database unavailable".
-DATABASE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+_DOWN_ON_ANY_DATABASE: tuple[type[Exception], ...] = (
     ConnectionError,  # refused, reset, broken pipe; includes Tortoise's DBConnectionError
     TimeoutError,  # asyncpg's connect and pool timeouts
     socket.gaierror,  # the database host's name does not resolve
     OperationalError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,
 )
+
+
+def database_down_errors(url: str) -> tuple[type[Exception], ...]:
+    """The errors that mean the database at ``url`` is unavailable: on PostgreSQL also the
+    driver's own (asyncpg is loaded only there; a SQLite server never raises them)."""
+    if not url.startswith("postgres"):
+        return _DOWN_ON_ANY_DATABASE
+    import asyncpg
+
+    return (
+        *_DOWN_ON_ANY_DATABASE,
+        asyncpg.exceptions.PostgresConnectionError,
+        asyncpg.exceptions.CannotConnectNowError,
+        asyncpg.exceptions.InterfaceError,
+    )
 
 
 def tortoise_config(url: str) -> dict[str, Any]:
@@ -85,21 +98,30 @@ async def _migrate_once(url: str, config: dict[str, Any]) -> None:
     may start together), under a session advisory lock.
 
     Tortoise's migrate builds the schema state of every migration, which costs a process
-    about 40 MB for good; a start-up with nothing to apply (the usual one) skips it."""
+    about 40 MB for good; a start-up with nothing to apply (the usual one) skips it, and
+    does not even import it (its schema editors for every database cost 8 MB more)."""
     if not url.startswith("postgres"):
         if _unapplied(_sqlite_applied(url)):
-            await migrate(config=config)  # SQLite serialises writers itself
+            await _migrate(config)  # SQLite serialises writers itself
         return
+    import asyncpg
+
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
         try:
             if _unapplied(await _postgres_applied(conn)):
-                await migrate(config=config)
+                await _migrate(config)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
     finally:
         await conn.close()
+
+
+async def _migrate(config: dict[str, Any]) -> None:
+    from tortoise.migrations.api import migrate
+
+    await migrate(config=config)
 
 
 def _unapplied(applied: set[str]) -> list[str]:
@@ -121,6 +143,8 @@ def _sqlite_applied(url: str) -> set[str]:
 
 
 async def _postgres_applied(conn: asyncpg.Connection) -> set[str]:
+    import asyncpg
+
     try:
         rows = await conn.fetch(_APPLIED_SQL)
     except asyncpg.exceptions.UndefinedTableError:  # a new database

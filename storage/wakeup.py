@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 log = logging.getLogger("gongkai.wakeup")
@@ -82,6 +81,8 @@ class DueListener:
         self.wake()
 
     async def _run(self) -> None:
+        import asyncpg  # PostgreSQL only: a SQLite server never loads the driver
+
         pause = 0.5
         first = True
         while True:

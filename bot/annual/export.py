@@ -12,7 +12,6 @@ from pathlib import PurePath
 from typing import Any, Literal, get_args
 
 from bot.annual.document import Document, Finding, Heading, Paragraph, Table
-from bot.annual.export_docx import to_docx
 from bot.annual.export_grid import has_merges, is_number, place
 from bot.annual.figures import AnnualFigures, CaseCounts
 from bot.annual.formats import Format, render
@@ -109,6 +108,13 @@ def build_report(figures: AnnualFigures, fmt: Format) -> tuple[Document, list[Fi
     """Validate the figures, then render them in the format: the document and the findings."""
     findings = validate(figures, fmt)
     return render(figures, fmt), findings
+
+
+def to_docx(doc: Document) -> bytes:
+    """The report as a .docx file (python-docx is loaded on the first export)."""
+    from bot.annual.export_docx import to_docx as render_docx
+
+    return render_docx(doc)
 
 
 def export(

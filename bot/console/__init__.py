@@ -41,6 +41,7 @@ from bot.console.session import ConsoleSessionMiddleware, session_secret
 from bot.console.templates import render
 from bot.console.text_guard import guard_form
 from bot.settings import Settings
+from storage.db import database_down_errors
 
 ROUTERS: list[APIRouter] = [
     pages_auth.router,
@@ -67,6 +68,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         secret=session_secret(settings),
         idle_seconds=settings.session_idle_minutes * 60,
         max_seconds=settings.session_max_hours * 3600,
+        down_errors=database_down_errors(settings.effective_database_url),
     )
     static = Path(__file__).parent / "static"
     app.mount("/console/static", StaticFiles(directory=static), name="console-static")

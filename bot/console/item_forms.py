@@ -20,7 +20,6 @@ from bot.console.text_guard import field_errors
 from bot.content import UnsafeContent, render_body
 from bot.publishing import InputError, ItemInput
 from channels.base import AccountBound, ChannelError, ConfigurationError, Publishable
-from channels.printpdf import render_notice
 from channels.registry import CHANNEL_LABELS
 from channels.website import StaticWebsite
 from channels.wechat import WeChatChannel
@@ -285,5 +284,7 @@ async def dropped_images(runtime: Runtime, chosen: str, body_html: str) -> list[
 
 async def preview_pdf(pub: Publishable, runtime: Runtime) -> bytes:
     """The A4 notice exactly as the notice board would print it."""
+    from channels.printpdf import render_notice  # reportlab loads on the first preview
+
     rendered = await asyncio.to_thread(render_notice, pub, font_path=runtime.settings.pdf_font_path)
     return rendered.pdf

@@ -31,6 +31,9 @@ UserDep = Annotated[ConsoleUser, Depends(current_user)]
 
 UNCLAIMED_GRACE = dt.timedelta(minutes=10)  # due this long and no worker took it: stuck
 OPEN_STATUSES = (ItemStatus.DRAFT, ItemStatus.IN_REVIEW, ItemStatus.REJECTED, ItemStatus.ACTIVE)
+# Today's queue lists the earliest this many; the rest are counted and left to the item
+# list, so a busy day does not make every clerk's dashboard load and draw hundreds of rows.
+QUEUE_SHOWN = 20
 
 
 def delivery_label(delivery: Delivery, item: Item) -> str:
@@ -84,18 +87,29 @@ async def _attention(org_ids: list[int], now: dt.datetime) -> list[Attention]:
     return found
 
 
-async def _today(org_ids: list[int], today: dt.date) -> list[tuple[Item, list[tuple[str, str]]]]:
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """Today's queue: how many items, and the earliest of them with their channel states."""
+
+    total: int
+    shown: list[tuple[Item, list[tuple[str, str]]]]
+
+
+async def _today(org_ids: list[int], today: dt.date) -> Queue:
     start = dt.datetime.combine(today, dt.time(), tzinfo=BUSINESS_TZ)
-    items = await (
-        Item.filter(
-            organization_id__in=org_ids,
-            status__in=OPEN_STATUSES,
-            publish_at__gte=start,
-            publish_at__lt=start + dt.timedelta(days=1),
-        )
-        .prefetch_related("deliveries")
-        .order_by("publish_at", "id")
+    query = Item.filter(
+        organization_id__in=org_ids,
+        status__in=OPEN_STATUSES,
+        publish_at__gte=start,
+        publish_at__lt=start + dt.timedelta(days=1),
     )
+    items = await (
+        query.prefetch_related("deliveries").order_by("publish_at", "id").limit(QUEUE_SHOWN)
+    )
+    return Queue(await query.count(), _with_states(items))
+
+
+def _with_states(items: list[Item]) -> list[tuple[Item, list[tuple[str, str]]]]:
     return [
         (
             item,

@@ -29,6 +29,8 @@ ReaderDep = Annotated[ConsoleUser, Depends(require_role("editor", "reviewer", "a
 EditorDep = Annotated[ConsoleUser, Depends(require_role("editor", "admin"))]
 WRITERS = ("editor", "admin")
 PAGE_SIZE = 50
+# What a row of the list shows: the bodies stay in the database (they can be long).
+LISTED_FIELDS = ("id", "title", "status", "created_at", "index_no", "revision", "urgent")
 NOT_FOUND = "没有找到这条信息，或您无权查看。"
 PDF_HEADERS = {
     "content-disposition": 'inline; filename="preview.pdf"',
@@ -87,7 +89,10 @@ async def item_list(
     total = await query.count()
     page = max(1, page)
     items = (
-        await query.order_by("-created_at", "-id").offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        await query.order_by("-created_at", "-id")
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+        .only(*LISTED_FIELDS)
     )
     rows = (
         await Delivery.filter(item_id__in=[i.id for i in items])

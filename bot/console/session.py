@@ -34,7 +34,6 @@ from storage import audit
 from storage import console_sessions as store
 from storage.console_models import ConsoleSession
 from storage.crypto import load_key
-from storage.db import DATABASE_DOWN_ERRORS
 
 COOKIE = "gk_session"
 PATH = "/console"
@@ -157,9 +156,16 @@ class ConsoleSessionMiddleware:
     """Loads ``scope["session"]`` from the database for /console paths and writes it back."""
 
     def __init__(
-        self, app: ASGIApp, *, secret: str, idle_seconds: float, max_seconds: float
+        self,
+        app: ASGIApp,
+        *,
+        secret: str,
+        idle_seconds: float,
+        max_seconds: float,
+        down_errors: tuple[type[Exception], ...],
     ) -> None:
         self.app = app
+        self.down_errors = down_errors
         self.secret = hashlib.sha256(b"gongkai.console.session:" + secret.encode()).digest()
         self.lifetimes = store.Lifetimes(idle_seconds=idle_seconds, max_seconds=max_seconds)
 
@@ -181,7 +187,7 @@ class ConsoleSessionMiddleware:
         if not static:
             try:
                 await ctx.load()
-            except DATABASE_DOWN_ERRORS as exc:
+            except self.down_errors as exc:
                 log.error("database unavailable loading a console session: %s", type(exc).__name__)
                 await _database_down(scope)(scope, receive, _with_headers(scope, send, static))
                 return
@@ -195,7 +201,7 @@ class ConsoleSessionMiddleware:
             if message["type"] == "http.response.start":
                 try:
                     await ctx.save()
-                except DATABASE_DOWN_ERRORS as exc:
+                except self.down_errors as exc:
                     log.error("database unavailable saving a console session: %s", exc)
                 cookie = ctx.cookie_header(secure)
                 if cookie is not None:

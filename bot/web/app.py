@@ -29,7 +29,7 @@ from bot.web.storage_errors import install as install_storage_errors
 from bot.web.wechat_callback import router as wechat_callback_router
 from bot.web.wechat_previews import router as wechat_previews_router
 from bot.web.wechat_settings import router as wechat_settings_router
-from storage.db import DATABASE_DOWN_ERRORS
+from storage.db import database_down_errors
 
 __all__ = ["create_app"]
 log = logging.getLogger("gongkai.web")
@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, run_worker: bool = True) -> FastAPI:
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
-    for error in DATABASE_DOWN_ERRORS:
+    for error in database_down_errors(settings.effective_database_url):
         app.add_exception_handler(error, database_unavailable)
     install_storage_errors(app)  # a full disk or a permission is not the database
 

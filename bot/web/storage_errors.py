@@ -1,6 +1,6 @@
 """File-system errors as answers: a full disk is 507, a permission or other write error 500,
 each naming the folder. Only the database drivers' connection errors mean "database
-unavailable" (``storage.db.DATABASE_DOWN_ERRORS``, handled in ``bot.web``)."""
+unavailable" (``storage.db.database_down_errors``, handled in ``bot.web``)."""
 
 from __future__ import annotations
 

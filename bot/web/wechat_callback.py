@@ -32,10 +32,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
-from wechatpy import create_reply, parse_message
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.utils import check_signature
 
 from bot.app import Runtime
 from bot.web.deps import RuntimeDep
@@ -147,6 +143,9 @@ def _check_fresh(account: AccountConfig, q: Signed) -> None:
 
 def _check_plain(account: AccountConfig, q: Signed) -> None:
     _check_fresh(account, q)
+    from wechatpy.exceptions import InvalidSignatureException
+    from wechatpy.utils import check_signature
+
     try:
         check_signature(account.callback_token, q.signature, q.timestamp, q.nonce)
     except InvalidSignatureException:
@@ -155,6 +154,8 @@ def _check_plain(account: AccountConfig, q: Signed) -> None:
 
 
 def _crypto(account: AccountConfig) -> Any:
+    from wechatpy.crypto import WeChatCrypto
+
     return WeChatCrypto(account.callback_token, account.aes_key, account.app_id)
 
 
@@ -167,6 +168,8 @@ def _open(account: AccountConfig, q: Signed, body: bytes) -> str:
         log.warning("WeChat callback for %s: encrypted, but no EncodingAESKey", account.org_code)
         raise HTTPException(status.HTTP_403_FORBIDDEN, "encrypted callback not configured")
     _check_fresh(account, q)
+    from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+
     try:
         return str(_crypto(account).decrypt_message(body, q.msg_signature, q.timestamp, q.nonce))
     except (InvalidSignatureException, InvalidAppIdException) as exc:
@@ -180,6 +183,8 @@ def _open(account: AccountConfig, q: Signed, body: bytes) -> str:
 
 
 def _parse(account: AccountConfig, xml: str) -> Any:
+    from wechatpy import parse_message
+
     try:
         msg = parse_message(xml)
     except Exception as exc:  # xmltodict raises several kinds
@@ -228,6 +233,8 @@ async def _receive(
     text = await _reply_text(account, msg, REPLY_BUDGET_SECONDS - (time.monotonic() - started))
     if not text:
         return _success()
+    from wechatpy import create_reply
+
     xml = create_reply(text, msg).render()
     if q.encrypted:
         xml = _crypto(account).encrypt_message(xml, q.nonce, q.timestamp)

@@ -23,7 +23,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 from channels.base import (
@@ -37,7 +37,6 @@ from channels.base import (
     Withdrawal,
 )
 from channels.safe_fetch import SafeFetcher
-from channels.wechat.client import NoQuotaError, WeChatApi
 from channels.wechat.content import (
     Limits,
     Unit,
@@ -50,7 +49,6 @@ from channels.wechat.content import (
     shorten,
     to_wechat_html,
 )
-from channels.wechat.cover import default_cover
 from channels.wechat.state import (
     PAUSING_ERROR,
     AccountConfig,
@@ -59,6 +57,9 @@ from channels.wechat.state import (
     JobStore,
 )
 from channels.wechat.tokens import MediaStore, TokenStore
+
+if TYPE_CHECKING:
+    from channels.wechat.client import WeChatApi
 
 log = logging.getLogger("gongkai.wechat")
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -121,6 +122,8 @@ class WeChatChannel:
         """One client per account (and secret and address, so a change takes effect)."""
         base = account.api_base or self._api_base
         key = (account.app_id, account.secret, base)
+        from channels.wechat.client import WeChatApi  # wechatpy loads on the first call
+
         if key not in self._apis:
             self._apis[key] = WeChatApi(
                 appid=account.app_id,
@@ -477,6 +480,8 @@ class WeChatChannel:
             raise _unknown_if_maybe_sent(job, exc, repeated=repeated) from exc
 
     async def _broadcast(self, job: JobRecord, account: AccountConfig, api: WeChatApi) -> None:
+        from channels.wechat.errors import NoQuotaError
+
         try:
             sent = await api.sendall(
                 job.draft_media_id or "", tag_id=account.tag_id, clientmsgid=job.batch_key
@@ -579,6 +584,8 @@ class WeChatChannel:
     def _cover(self, account: AccountConfig) -> tuple[bytes, str]:
         if account.cover_file and Path(account.cover_file).is_file():
             return Path(account.cover_file).read_bytes(), Path(account.cover_file).name
+        from channels.wechat.cover import default_cover  # Pillow loads on the first cover
+
         return default_cover(account.org_name, font_path=self._font), "cover.jpg"
 
     async def _fetch(self, url: str) -> bytes:

@@ -16,8 +16,6 @@ from html.parser import HTMLParser
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import httpx
-
 from channels.base import PermanentError
 from channels.safe_fetch import FetchRefused, FetchTooLarge, SafeFetcher
 
@@ -257,6 +255,8 @@ async def _rehost(
     """Return the WeChat URL for ``src``, or None (with a note) when it cannot be used."""
     if urlsplit(src).hostname == WECHAT_IMAGE_HOST:
         return src
+    import httpx
+
     try:
         data = await fetch(src)
         return await upload(data, _filename(src, data))

@@ -15,9 +15,7 @@ answer was lost (a timeout after sending) may have been posted: ``OutcomeUnknown
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from channels.base import (
     ChannelError,
@@ -26,6 +24,9 @@ from channels.base import (
     PermanentError,
     TemporaryError,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 INVALID_KEY, RATE_LIMITED, SYSTEM_BUSY = 93000, 45009, -1
 REFUSED_MESSAGE = {40008: "消息类型无效", 44004: "消息内容为空", 40058: "消息参数无效"}
@@ -36,13 +37,25 @@ class RobotApi:
 
     def __init__(self, api_base: str, *, timeout: float) -> None:
         self._send_url = api_base.rstrip("/") + "/send"
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self._timeout = timeout
+        self._opened: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The HTTP client, made on first use (httpx is not loaded before a message)."""
+        if self._opened is None:
+            import httpx
+
+            self._opened = httpx.AsyncClient(timeout=self._timeout)
+        return self._opened
 
     def __repr__(self) -> str:
         return f"RobotApi({self._send_url!r})"  # keys travel per request, never kept here
 
     async def send(self, key: str, message: dict[str, Any]) -> None:
         """Post ``message`` with the robot ``key``; raise a channel error on any refusal."""
+        import httpx
+
         try:
             response = await self._client.post(self._send_url, params={"key": key}, json=message)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -56,7 +69,8 @@ class RobotApi:
         raise_for(response)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._opened is not None:
+            await self._opened.aclose()
 
 
 def raise_for(response: httpx.Response) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.console.pages_dashboard import QUEUE_SHOWN
 from bot.settings import Settings
 from tests.integration.load_world import ITEM, StatementLog, World, fetch, open_world
 
@@ -70,3 +71,20 @@ async def test_list_routes_do_not_query_per_row(world: World) -> None:
     many = await counts(world)
     grown = {path: (few[path], many[path]) for path in LIST_ROUTES if many[path] > few[path]}
     assert not grown, f"statements at 5 and at 50 rows: {grown}"
+
+
+async def test_the_dashboard_lists_the_earliest_of_a_busy_day_and_counts_the_rest(
+    world: World,
+) -> None:
+    """More items planned today than the dashboard lists: the first ones by time are shown,
+    the header counts them all, and the rest are pointed to the item list."""
+    shown = QUEUE_SHOWN
+    for n in range(shown + 3):
+        item = {**ITEM, "title": f"今日第{n:02d}条", "channels": ["website"]}
+        created = await world.api.post("/api/v1/items", json=item, headers=world.token)
+        assert created.status_code == 201, created.text
+    page = (await fetch(world.console, "/console/", world)).text
+    queue = page.split('id="queue-h"', 1)[1].split("</section>", 1)[0]
+    assert [f"今日第{n:02d}条" in queue for n in range(shown + 3)] == [True] * shown + [False] * 3
+    assert f'<span class="big">{shown + 3}</span> 今日计划发布' in page
+    assert "另有 3 条今日计划发布的信息" in queue
