@@ -1,8 +1,9 @@
 """Deadline reminders: open applications, the annual report, and unpublished 主动公开 items.
 
-Applications are reminded from 3 working days before their reply due date (and every day
-after it) until a reply or an outcome is recorded. The annual report for the year just
-ended is reminded from 30 days before its due date until it is marked submitted (overdue
+Applications are reminded from 5 working days before their reply due date, as the
+console's desk reminds them (``bot.applications.REMINDER_WORKDAYS``), and every day after
+it until a reply or an outcome is recorded. The annual report for the year just ended is
+reminded from 30 days before its due date until it is marked submitted (overdue
 ones until the year ends). An active item is reminded once 20 working days have passed
 since its 成文日期 without it being published on any channel.
 """
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
+from bot.applications import REMINDER_WORKDAYS
 from bot.deadlines import WorkCalendar, annual_report_due, application_due, proactive_due
 from bot.settings import Settings
 from storage.delivery import State
@@ -25,7 +27,7 @@ from storage.register_models import Application, ReportText
 log = logging.getLogger("gongkai.reminders")
 
 ReminderKind = Literal["application", "annual_report", "proactive"]
-APPLICATION_NOTICE_WORKDAYS = 3
+APPLICATION_NOTICE_WORKDAYS = max(REMINDER_WORKDAYS)  # one rule with the desk
 ANNUAL_REPORT_NOTICE_DAYS = 30
 _TITLE_CHARS = 40
 
@@ -79,7 +81,7 @@ def _time_left(left: int, unit: str, late: str) -> str:
 async def application_reminders(
     org_ids: Sequence[int] | None, *, today: dt.date, calendar: WorkCalendar
 ) -> list[Reminder]:
-    """Open applications due within 3 working days, or overdue."""
+    """Open applications due within 5 working days, or overdue."""
     query = Application.filter(replied_on=None, outcome=None, received_on__lte=today)
     if org_ids is not None:
         query = query.filter(organization_id__in=list(org_ids))

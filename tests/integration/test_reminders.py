@@ -99,10 +99,13 @@ class TestAccess:
 
 
 class TestApplications:
-    async def test_reminded_from_three_working_days_before_the_due_date(self, api: Api) -> None:
-        """Not on 10/23 (4 working days left); from 10/24 (3 left); overdue after 10/29."""
+    async def test_reminded_from_five_working_days_before_the_due_date(self, api: Api) -> None:
+        """Not on 10/21 (6 working days left); from 10/22 (5 left), as the console's desk;
+        overdue after 10/29."""
         application = await _application("tiande")
-        assert _of(await _get(api, api.tiande, on="2025-10-23"), "application") == []
+        assert _of(await _get(api, api.tiande, on="2025-10-21"), "application") == []
+        [first] = _of(await _get(api, api.tiande, on="2025-10-22"), "application")
+        assert "还剩5个工作日" in first["message"]
         [soon] = _of(await _get(api, api.tiande, on="2025-10-24"), "application")
         assert soon["due_on"] == DUE
         assert soon["application_id"] == application.id
