@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from bot.app import Runtime
 from bot.console.auth import ConsoleUser
 from bot.console.templates import FormState, templates
-from bot.console.text_guard import field_errors
+from bot.console.text_guard import LABELS, field_errors
 from bot.content import UnsafeContent, render_body
 from bot.publishing import InputError, ItemInput
 from channels.base import AccountBound, ChannelError, ConfigurationError, Publishable
@@ -70,18 +70,12 @@ OUTCOME_LABELS = {
     "lease_expired": "处理中断，将重新处理",
 }
 PRIORITY_OPTIONS = [("0", "普通"), ("1", "较高"), ("2", "最高")]
+TEXT_FIELDS = ("title", "body", "summary", "category", "doc_number", "formed_on", "publish_at")
 FIELD_LABELS = {
-    "title": "标题",
-    "body": "正文",
-    "summary": "内容概述",
-    "category": "主题分类",
-    "doc_number": "文号",
-    "formed_on": "成文日期",
-    "publish_at": "发布时间",
+    **{field: LABELS[field] for field in TEXT_FIELDS},
     "channels": "发布渠道",
     "priority": "优先级",
 }
-TEXT_FIELDS = ("title", "body", "summary", "category", "doc_number", "formed_on", "publish_at")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _LIMITS = {"title": 200, "summary": 500, "category": 50, "doc_number": 100}
 

@@ -157,12 +157,7 @@ async def change_password(
         return render(
             request, "password.html", status_code=400, form=form, rule=users.PASSWORD_RULE
         )
-    ended = await sessions.end_for_user(
-        user.id,
-        "password_changed",
-        now=console_session.now(),
-        keep=console_session.current_id(request),
-    )
+    ended = await _end_other_sessions(request, user, "password_changed")
     await _log(request, user, "password.changed", other_sessions_ended=ended)
     message = "密码已修改。"
     if ended:
@@ -236,12 +231,14 @@ async def end_my_session(request: Request, user: UserDep, session_id: int) -> Re
 
 @router.post("/sessions/end-others")
 async def end_other_sessions(request: Request, user: UserDep) -> Response:
-    ended = await sessions.end_for_user(
-        user.id,
-        "ended_by_user",
-        now=console_session.now(),
-        keep=console_session.current_id(request),
-    )
+    ended = await _end_other_sessions(request, user, "ended_by_user")
     await _log(request, user, "session.ended_others", count=ended)
     flash(request, f"已结束其他 {ended} 个登录会话。" if ended else "没有其他登录会话。")
     return RedirectResponse("/console/sessions", status_code=303)
+
+
+async def _end_other_sessions(request: Request, user: ConsoleUser, reason: str) -> int:
+    """End the user's sessions other than this one; how many ended."""
+    return await sessions.end_for_user(
+        user.id, reason, now=console_session.now(), keep=console_session.current_id(request)
+    )

@@ -17,7 +17,7 @@ from fastapi import Request
 from bot.console.auth import ConsoleError
 from bot.web.text_rules import FORBIDDEN
 
-__all__ = ["field_errors", "guard_form", "problem_message"]
+__all__ = ["LABELS", "field_errors", "guard_form", "problem_message"]
 
 LABELS = {
     "title": "标题",

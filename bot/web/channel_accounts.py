@@ -16,7 +16,6 @@ from bot.web.deps import ADMINS, Principal, PrincipalDep, RuntimeDep, field_erro
 from channels.accounts import AccountInputError, AccountSpec
 from channels.base import AccountBound, ChannelError
 from channels.registry import account_specs
-from storage import audit
 from storage.models import Organization
 
 __all__ = ["router"]
@@ -79,15 +78,9 @@ def _add(name: str, spec: AccountSpec) -> None:
             result = {"status": "ok", "message": await channel.check_account(organization.code)}
         except ChannelError as error:
             result = {"status": "error", "message": error.message}
-        await audit.record(  # nothing in the database changes: no transaction to bind it to
-            f"{action}_test",
-            username=principal.name,
-            token_id=principal.token_id,
-            organization_id=organization.id,
-            target=f"org:{org}",
-            detail={"result": result["status"], "message": result["message"][:300]},
-            ip=principal.ip,
-            outcome="ok" if result["status"] == "ok" else "failed",
+        # nothing in the database changes: no transaction to bind it to
+        await principal.record_test(
+            f"{action}_test", org_id=organization.id, target=f"org:{org}", result=result
         )
         return result
 

@@ -86,6 +86,21 @@ class Principal:
         """The token as the review gate knows it: by token id, recorded under its name."""
         return Reviewer(name=self.name, token_id=self.token_id)
 
+    async def record_test(
+        self, action: str, *, org_id: int, target: str, result: dict[str, str]
+    ) -> None:
+        """Record a channel's "test connection" answer (``status`` ok or error, ``message``)."""
+        await audit.record(
+            action,
+            username=self.name,
+            token_id=self.token_id,
+            organization_id=org_id,
+            target=target,
+            detail={"result": result["status"], "message": result["message"][:300]},
+            ip=self.ip,
+            outcome="ok" if result["status"] == "ok" else "failed",
+        )
+
     def audited(
         self,
         action: str,

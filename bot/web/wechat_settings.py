@@ -15,7 +15,6 @@ from bot.web.deps import ADMINS, EDITORS, PrincipalDep, RuntimeDep, field_error
 from channels.base import AccountBound, ChannelError
 from channels.wechat import limits_of
 from channels.wechat.state import AccountConfig
-from storage import audit
 from storage import wechat as wechat_store
 from storage.models import Item, Organization
 from storage.wechat_models import WechatAccount
@@ -191,15 +190,8 @@ async def test_wechat(
         result["message"] += "\n" + callback_advice(request, organization.code, row)
         ok = result["status"] == "ok"
         await wechat_store.record_test(organization.id, ok=ok, message=result["message"])
-    await audit.record(  # outside a transaction: no database change to bind it to
-        "settings.wechat_test",
-        username=principal.name,
-        token_id=principal.token_id,
-        organization_id=organization.id,
-        target=f"org:{org}",
-        detail={"result": result["status"], "message": result["message"][:300]},
-        ip=principal.ip,
-        outcome="ok" if result["status"] == "ok" else "failed",
+    await principal.record_test(
+        "settings.wechat_test", org_id=organization.id, target=f"org:{org}", result=result
     )
     return result
 

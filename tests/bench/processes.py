@@ -3,6 +3,7 @@ loopback fakes, and what the kernel says about their memory."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -10,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -100,3 +101,21 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+async def feed(port: int, token: str, items: int, *, title: str, channels: Sequence[str]) -> None:
+    """Queue ``items`` items of org ``bench`` through the API, four clients at a time;
+    ``title`` is formatted with each item's number."""
+    headers = {"Authorization": f"Bearer {token}"}
+    numbers = iter(range(1, items + 1))
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+            for n in numbers:
+                body = {"org": "bench", "title": title.format(n), "body": "正文。"}
+                response = await c.post(
+                    "/api/v1/items", json={**body, "channels": list(channels)}, headers=headers
+                )
+                response.raise_for_status()
+
+    await asyncio.gather(*(client() for _ in range(4)))

@@ -23,6 +23,7 @@ from tests.bench import Figure, reset_bench_database, verdict
 from tests.bench.processes import (
     GONGKAI,
     cms_fake,
+    feed,
     free_port,
     gongkai_env,
     run_cli,
@@ -34,23 +35,6 @@ from tests.bench.worker_bench import SECRET
 
 WORKERS = 4
 OPEN_STATES = ("pending", "retry_wait", "sending")
-
-
-async def _feed(port: int, token: str, items: int) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
-    numbers = iter(range(1, items + 1))
-
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
-            for n in numbers:
-                body = {"org": "bench", "title": f"浸泡测试第{n}号通知", "body": "正文。"}
-                channels = ["website", "noticeboard"]
-                response = await c.post(
-                    "/api/v1/items", json={**body, "channels": channels}, headers=headers
-                )
-                response.raise_for_status()
-
-    await asyncio.gather(*(client() for _ in range(4)))
 
 
 async def _rows(url: str, sql: str) -> list[asyncpg.Record]:
@@ -108,7 +92,15 @@ def main(items: int) -> list[Figure]:
         port = free_port()
         with started([*GONGKAI, "web", "--port", str(port)], env, log=log) as web:
             wait_http(f"http://127.0.0.1:{port}/healthz", proc=web)
-            asyncio.run(_feed(port, token, items))
+            asyncio.run(
+                feed(
+                    port,
+                    token,
+                    items,
+                    title="浸泡测试第{}号通知",
+                    channels=("website", "noticeboard"),
+                )
+            )
             workers = [_worker(env, n, log) for n in range(WORKERS)]
             started_at = time.monotonic()
             try:

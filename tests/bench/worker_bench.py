@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from channels.base import Publishable
 from channels.cms import CmsWebsite
@@ -25,6 +24,7 @@ from tests.bench import Figure, reset_bench_database, verdict
 from tests.bench.processes import (
     GONGKAI,
     cms_fake,
+    feed,
     free_port,
     gongkai_env,
     run_cli,
@@ -79,23 +79,6 @@ async def bare_rate(cms_url: str, items: int, concurrency: int) -> float:
     return (items - 1) / elapsed
 
 
-async def _feed(port: int, token: str, items: int) -> None:
-    """Queue ``items`` website items through the API, four clients at a time."""
-    headers = {"Authorization": f"Bearer {token}"}
-    numbers = iter(range(1, items + 1))
-
-    async def client() -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
-            for n in numbers:
-                body = {"org": "bench", "title": f"基准测试第{n}号通知", "body": "正文。"}
-                response = await c.post(
-                    "/api/v1/items", json={**body, "channels": ["website"]}, headers=headers
-                )
-                response.raise_for_status()
-
-    await asyncio.gather(*(client() for _ in range(4)))
-
-
 async def _published(url: str) -> tuple[int, float]:
     """How many website deliveries are published, and over how many seconds."""
     conn = await asyncpg.connect(url)
@@ -131,7 +114,7 @@ def worker_rate(cms_url: str, *, workers: int, items: int, concurrency: int, fol
     log = folder / f"processes-{workers}.log"
     with started([*GONGKAI, "web", "--port", str(port)], env, log=log) as web:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=web)
-        asyncio.run(_feed(port, token, items))
+        asyncio.run(feed(port, token, items, title="基准测试第{}号通知", channels=("website",)))
         with contextlib.ExitStack() as stack:
             for n in range(workers):
                 worker_env = {**env, "GONGKAI_WORKER_ID": f"bench-worker-{n}"}

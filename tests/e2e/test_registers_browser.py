@@ -24,25 +24,11 @@ from openpyxl import Workbook, load_workbook
 
 from bot.applications import OUTCOME_CHOICES
 from tests.e2e.service import Service, gongkai
+from tests.e2e.test_console_browser import PASSWORD, Browser, Page, browser, expect
+
+__all__ = ["browser"]  # the fixture
 
 pytestmark = pytest.mark.slow
-if os.environ.get("GONGKAI_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
-    import playwright.sync_api as playwright_api
-else:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-Browser = playwright_api.Browser
-Page = playwright_api.Page
-expect = playwright_api.expect
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-PASSWORD = "Gongkai-demo1"  # bot.demo.DEMO_PASSWORD
 YEAR = 2025
 KINDS = ("自然人", "商业企业", "科研机构", "社会公益组织", "法律服务机构", "其他")
 COLUMNS = (*KINDS, "总计")
@@ -70,18 +56,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     running = Service(env, data / "serve.log")
     yield running
     running.terminate()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("GONGKAI_REQUIRE_BROWSER") == "1":
-            pytest.fail("Debian's chromium is required (make test installs it)")
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
 
 
 def _signed_in(browser: Browser, service: Service, username: str) -> Page:
