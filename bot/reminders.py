@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -27,6 +27,7 @@ from storage.register_models import Application, ReportText
 log = logging.getLogger("gongkai.reminders")
 
 ReminderKind = Literal["application", "annual_report", "proactive"]
+REMINDER_KINDS: tuple[ReminderKind, ...] = ("application", "annual_report", "proactive")
 APPLICATION_NOTICE_WORKDAYS = max(REMINDER_WORKDAYS)  # one rule with the desk
 ANNUAL_REPORT_NOTICE_DAYS = 30
 _TITLE_CHARS = 40
@@ -51,13 +52,18 @@ async def reminders(
     today: dt.date,
     calendar: WorkCalendar,
     settings: Settings,
+    kinds: Collection[ReminderKind] = REMINDER_KINDS,
 ) -> list[Reminder]:
-    """Every reminder due ``today`` for the organizations (None: all), soonest due first."""
-    found = [
-        *await application_reminders(org_ids, today=today, calendar=calendar),
-        *await annual_report_reminders(org_ids, today=today, month_day=settings.annual_report_due),
-        *await proactive_reminders(org_ids, today=today, calendar=calendar),
-    ]
+    """The reminders of ``kinds`` due ``today`` for the organizations (None: all), soonest
+    due first."""
+    found: list[Reminder] = []
+    if "application" in kinds:
+        found += await application_reminders(org_ids, today=today, calendar=calendar)
+    if "annual_report" in kinds:
+        month_day = settings.annual_report_due
+        found += await annual_report_reminders(org_ids, today=today, month_day=month_day)
+    if "proactive" in kinds:
+        found += await proactive_reminders(org_ids, today=today, calendar=calendar)
     return sorted(found, key=lambda r: (r.due_on, r.org_code, r.kind, r.title))
 
 

@@ -163,10 +163,13 @@ async def _bars(org: OrgRef, year: int) -> tuple[int, list[dict[str, Any]]]:
 
 async def _reminders(request: Request, org_ids: list[int], today: dt.date) -> list[Reminder]:
     runtime = request.app.state.runtime
-    found = await reminders(
-        org_ids, today=today, calendar=runtime.calendar, settings=runtime.settings
+    return await reminders(  # applications: the desk's reminders (5/3/1 days) instead
+        org_ids,
+        today=today,
+        calendar=runtime.calendar,
+        settings=runtime.settings,
+        kinds=("annual_report", "proactive"),
     )
-    return [r for r in found if r.kind != "application"]  # the desk's, 5/3/1 days, instead
 
 
 @router.get("/", response_class=HTMLResponse)
